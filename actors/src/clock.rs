@@ -1,0 +1,84 @@
+//! The cache's notion of "now", in milliseconds, injectable for tests.
+//!
+//! Production uses [`Clock::system`], a monotonic clock. Tests built with the `testing` feature
+//! can use a manual clock they advance by hand, so TTL tests never sleep.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A monotonic millisecond clock shared by a cache's table, backends and actors.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    inner: ClockInner,
+}
+
+#[derive(Debug, Clone)]
+enum ClockInner {
+    /// Milliseconds since `base`.
+    System { base: Instant },
+    /// A clock that only moves when a test advances it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    Manual(Arc<AtomicU64>),
+}
+
+impl Clock {
+    /// The real monotonic clock.
+    pub fn system() -> Self {
+        Clock {
+            inner: ClockInner::System {
+                base: Instant::now(),
+            },
+        }
+    }
+
+    /// Milliseconds since this clock's origin.
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        match &self.inner {
+            ClockInner::System { base } => {
+                u64::try_from(base.elapsed().as_millis()).unwrap_or(u64::MAX)
+            }
+            ClockInner::Manual(ms) => ms.load(Ordering::Acquire),
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+/// A clock for tests: time stands still until [`ManualClock::advance`] moves it.
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock {
+    ms: Arc<AtomicU64>,
+}
+
+#[cfg(feature = "testing")]
+impl ManualClock {
+    /// A manual clock at time zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.ms.fetch_add(ms, Ordering::AcqRel);
+    }
+
+    /// The [`Clock`] view of this manual clock, to hand to a cache.
+    pub fn clock(&self) -> Clock {
+        Clock {
+            inner: ClockInner::Manual(self.ms.clone()),
+        }
+    }
+}
+
+/// Remaining time from `now_ms` until `expires_at_ms`, zero if already past.
+pub(crate) fn remaining(now_ms: u64, expires_at_ms: u64) -> Duration {
+    Duration::from_millis(expires_at_ms.saturating_sub(now_ms))
+}

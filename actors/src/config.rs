@@ -1,0 +1,201 @@
+//! The cache's settings, [`CacheConfig`], with their defaults and validation.
+//!
+//! Loading (defaults ← `config/default.toml` ← an application file ← `DEEPER_CACHE__…`
+//! environment variables) lives in the facade crate; this module only defines the shape, the
+//! defaults and the checks, so every actor reads typed, validated settings.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{CacheError, CacheResult};
+use crate::ttl::Ttl;
+
+/// All settings of one cache instance. Every field has a default (see `config/default.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Instance name: scopes actor registry names and metric labels. `None` picks a unique
+    /// generated name (`deeper_cache_1`, `deeper_cache_2`, ...).
+    pub name: Option<String>,
+    /// Caching on or off. `false` selects the no-op backend whatever `default_adapter` says.
+    pub enabled: bool,
+    /// Which backend serves the cache.
+    pub default_adapter: AdapterKind,
+    /// TTL of entries written without an explicit one: whole seconds, or `"never"`.
+    pub default_ttl_seconds: DefaultTtl,
+    /// How long a facade call waits for the actors (including restarts) before it returns
+    /// `Timeout` or `Unavailable`.
+    pub call_timeout_ms: u64,
+    /// In-memory backend settings.
+    pub memory: MemoryConfig,
+    /// MetricsReporter settings.
+    pub metrics_reporter: MetricsReporterConfig,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            name: None,
+            enabled: true,
+            default_adapter: AdapterKind::Memory,
+            default_ttl_seconds: DefaultTtl(Ttl::After(Duration::from_secs(3600))),
+            call_timeout_ms: 5_000,
+            memory: MemoryConfig::default(),
+            metrics_reporter: MetricsReporterConfig::default(),
+        }
+    }
+}
+
+/// The backends a cache can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdapterKind {
+    /// The embedded in-memory table (the default; no server needed).
+    Memory,
+    /// Caching disabled: reads miss, writes store nothing.
+    Noop,
+}
+
+/// Settings of the in-memory table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Period of the Cleanup actor's expiry sweep.
+    pub cleanup_interval_ms: u64,
+    /// Entries removed per sweep batch before the sweep yields to other tasks.
+    pub cleanup_batch_size: usize,
+    /// Largest encoded value accepted, in bytes (1 MiB by default).
+    pub max_value_bytes: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            cleanup_interval_ms: 60_000,
+            cleanup_batch_size: 1_000,
+            max_value_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Settings of the MetricsReporter actor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsReporterConfig {
+    /// Period of the gauge refresh and the INFO stats line.
+    pub report_interval_ms: u64,
+}
+
+impl Default for MetricsReporterConfig {
+    fn default() -> Self {
+        MetricsReporterConfig {
+            report_interval_ms: 10_000,
+        }
+    }
+}
+
+/// The configured default TTL: positive whole seconds, or `"never"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultTtl(pub Ttl);
+
+impl Serialize for DefaultTtl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Ttl::Never => s.serialize_str("never"),
+            Ttl::After(d) => s.serialize_u64(d.as_secs()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DefaultTtl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Text(String),
+        }
+        let secs = match Raw::deserialize(d)? {
+            Raw::Text(t) if t.trim().eq_ignore_ascii_case("never") => {
+                return Ok(DefaultTtl(Ttl::Never));
+            }
+            Raw::Text(t) => t.trim().parse::<i64>().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected positive whole seconds or \"never\", found {t:?}"
+                ))
+            })?,
+            Raw::Int(i) => i,
+        };
+        if secs <= 0 {
+            return Err(serde::de::Error::custom(format!(
+                "expected positive whole seconds or \"never\", found {secs}"
+            )));
+        }
+        Ok(DefaultTtl(Ttl::After(Duration::from_secs(
+            secs.unsigned_abs(),
+        ))))
+    }
+}
+
+impl CacheConfig {
+    /// Checks every value the types alone cannot: ranges and names.
+    ///
+    /// # Errors
+    /// [`CacheError::Config`] naming the first offending key and its value.
+    pub fn validate(&self) -> CacheResult<()> {
+        fn positive(key: &str, v: u64) -> CacheResult<()> {
+            if v == 0 {
+                return Err(CacheError::Config {
+                    key: key.into(),
+                    value: v.to_string(),
+                    message: "must be at least 1".into(),
+                });
+            }
+            Ok(())
+        }
+        if let Some(name) = &self.name {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !ok {
+                return Err(CacheError::Config {
+                    key: "name".into(),
+                    value: format!("{name:?}"),
+                    message: "use 1 to 64 characters from [A-Za-z0-9_.-]".into(),
+                });
+            }
+        }
+        positive("call_timeout_ms", self.call_timeout_ms)?;
+        positive(
+            "memory.cleanup_interval_ms",
+            self.memory.cleanup_interval_ms,
+        )?;
+        positive(
+            "memory.cleanup_batch_size",
+            self.memory.cleanup_batch_size as u64,
+        )?;
+        positive("memory.max_value_bytes", self.memory.max_value_bytes as u64)?;
+        positive(
+            "metrics_reporter.report_interval_ms",
+            self.metrics_reporter.report_interval_ms,
+        )?;
+        Ok(())
+    }
+
+    /// The backend this configuration actually runs: `enabled = false` means no-op.
+    pub fn effective_adapter(&self) -> AdapterKind {
+        if self.enabled {
+            self.default_adapter
+        } else {
+            AdapterKind::Noop
+        }
+    }
+
+    /// `call_timeout_ms` as a duration.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}

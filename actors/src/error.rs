@@ -1,0 +1,135 @@
+//! The one error type of the cache: [`CacheError`].
+
+use std::time::Duration;
+
+/// Every way a cache call can fail, one variant per thing a caller can act on.
+///
+/// A miss is not an error: `get` answers `Ok(None)`. The enum is `#[non_exhaustive]` so later
+/// backends and policies can add causes without breaking callers; match the variants you act on
+/// and treat the rest as "the cache could not help, read the primary source".
+///
+/// The type is `Clone` so one failure can be handed to several waiters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The key is empty or longer than [`MAX_KEY_BYTES`](crate::MAX_KEY_BYTES).
+    #[error("invalid key: {reason}")]
+    InvalidKey {
+        /// Why the key was refused.
+        reason: String,
+    },
+    /// The namespace name is empty or longer than
+    /// [`MAX_NAMESPACE_BYTES`](crate::MAX_NAMESPACE_BYTES).
+    #[error("invalid namespace: {reason}")]
+    InvalidNamespace {
+        /// Why the namespace was refused.
+        reason: String,
+    },
+    /// The encoded value is larger than the configured limit (`memory.max_value_bytes`).
+    #[error("value of {size} bytes exceeds the limit of {limit} bytes (memory.max_value_bytes)")]
+    ValueTooLarge {
+        /// Encoded size of the refused value.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A value could not be encoded, or a stored value could not be decoded as the requested
+    /// type. The stored entry is left as it was.
+    #[error("codec error: {message}")]
+    Codec {
+        /// What the codec reported (never the value itself).
+        message: String,
+    },
+    /// The key holds a value of another kind (a set where a plain value was expected, or the
+    /// reverse). The entry is left as it was.
+    #[error("wrong type: the key holds {found}, the operation needs {expected}")]
+    WrongType {
+        /// The kind the operation works on.
+        expected: &'static str,
+        /// The kind the key holds.
+        found: &'static str,
+    },
+    /// `increment`/`decrement` met a value that is not an integer. The value is left as it was.
+    #[error("the stored value is not an integer")]
+    NotAnInteger,
+    /// `increment`/`decrement` would overflow an `i64`. The value is left as it was.
+    #[error("integer overflow: the counter is left unchanged")]
+    Overflow,
+    /// A `delete_pattern` glob is malformed.
+    #[error("invalid pattern {pattern:?}: {reason}")]
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A duration that must be positive was zero.
+    #[error("invalid ttl: {reason}")]
+    InvalidTtl {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The actor did not answer within `call_timeout_ms`. The operation may or may not have
+    /// been applied; the caller is not kept waiting.
+    #[error("{operation} timed out after {after:?}")]
+    Timeout {
+        /// The operation that timed out.
+        operation: &'static str,
+        /// How long the caller waited.
+        after: Duration,
+    },
+    /// The cache service could not be reached (an actor is restarting or the tree has failed)
+    /// within the retry budget. Callers should fall back to the primary source.
+    #[error("cache unavailable during {operation}: {reason}")]
+    Unavailable {
+        /// The operation that could not run.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The backend (for example a Redis server) failed or is unreachable.
+    #[error("backend {backend} unavailable: {message}")]
+    BackendUnavailable {
+        /// Backend name (`memory`, `redis`, ...).
+        backend: &'static str,
+        /// What failed (secrets redacted).
+        message: String,
+    },
+    /// `shutdown()` was called on this cache; no further calls are served.
+    #[error("the cache has been shut down")]
+    ShutDown,
+    /// A configuration key holds a value the cache cannot use.
+    #[error("invalid configuration `{key}` = {value}: {message}")]
+    Config {
+        /// The dotted key that fixes it, e.g. `memory.cleanup_interval_ms`.
+        key: String,
+        /// The offending value as given.
+        value: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The cache could not be started (for example an actor failed to spawn, or the instance
+    /// name is already in use).
+    #[error("cache failed to start: {reason}")]
+    Start {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl CacheError {
+    /// True for failures that mean "the cache cannot serve right now" (as opposed to a bad
+    /// request): the cases in which the spec's degradation rules let a caller carry on without
+    /// the cache.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            CacheError::Timeout { .. }
+                | CacheError::Unavailable { .. }
+                | CacheError::BackendUnavailable { .. }
+        )
+    }
+}
+
+/// Shorthand for results of cache operations.
+pub type CacheResult<T> = Result<T, CacheError>;

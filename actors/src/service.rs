@@ -1,0 +1,436 @@
+//! [`CacheService`]: the typed, restart-following client of one running cache tree.
+//!
+//! It hides message construction (callers call methods, never build `AdapterMsg`s), follows
+//! restarts (it reads the current adapter from the supervisor's slots on each attempt), and
+//! bounds every call by `call_timeout_ms`.
+//!
+//! # What a caller gets when an actor crashes mid-call
+//! - The call was never delivered (the adapter was down): it is retried, with a short backoff,
+//!   until a new incarnation takes it or `call_timeout_ms` passes (`Unavailable`).
+//! - The call was delivered and the actor died before replying: idempotent operations (reads,
+//!   `put`, `delete`, set additions/removals, `clear`, `delete_pattern`) are retried;
+//!   `increment` is not (it might have been applied) and returns `Unavailable`.
+//! - A reply received is final: an acknowledged write is in the table, and the table outlives
+//!   every actor.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ractor::concurrency::oneshot;
+use ractor::{Actor, ActorRef, RpcReplyPort, SpawnErr};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::adapter::AdapterMsg;
+use crate::backend::{CacheBackend, MemoryBackend, MemoryTable, NoopBackend, TableUsage};
+use crate::clock::Clock;
+use crate::config::{AdapterKind, CacheConfig};
+use crate::error::{CacheError, CacheResult};
+use crate::glob::Glob;
+use crate::stats::{OpCounters, OpSnapshot};
+use crate::store::StoreMsg;
+use crate::supervisor::{CacheSupervisor, ChildStatus, Slots, SupervisorArgs, SupervisorMsg};
+use crate::ttl::Ttl;
+
+/// Source of generated instance names.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// A handle to one running cache tree. Cheap to clone; every clone talks to the same tree.
+/// When the last clone is dropped without `shutdown()`, the tree is stopped.
+#[derive(Debug, Clone)]
+pub struct CacheService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    backend_name: &'static str,
+    call_timeout: Duration,
+    slots: Arc<Slots>,
+    counters: Arc<OpCounters>,
+    table: Option<Arc<MemoryTable>>,
+    supervisor: ActorRef<SupervisorMsg>,
+    /// The supervisor's task, awaited by `shutdown()`.
+    join: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.slots.is_closed() {
+            self.slots.closed.store(true, Ordering::Release);
+            self.supervisor.stop(Some("cache handle dropped".into()));
+        }
+    }
+}
+
+impl CacheService {
+    /// Validates `config`, builds the backend and starts the supervision tree.
+    ///
+    /// # Errors
+    /// [`CacheError::Config`] for invalid settings, [`CacheError::Start`] when the tree cannot
+    /// start (for example the instance name is already in use).
+    pub async fn start(config: CacheConfig, clock: Clock) -> CacheResult<CacheService> {
+        config.validate()?;
+        let name = config.name.clone().unwrap_or_else(|| {
+            format!(
+                "deeper_cache_{}",
+                NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        let (backend, table): (Arc<dyn CacheBackend>, _) = match config.effective_adapter() {
+            AdapterKind::Memory => {
+                let table = Arc::new(MemoryTable::new(clock, config.memory.max_value_bytes));
+                (Arc::new(MemoryBackend::new(table.clone())), Some(table))
+            }
+            AdapterKind::Noop => (Arc::new(NoopBackend), None),
+        };
+        let slots = Arc::new(Slots::default());
+        let counters = Arc::new(OpCounters::default());
+        let args = SupervisorArgs {
+            name: name.clone(),
+            config: config.clone(),
+            backend: backend.clone(),
+            table: table.clone(),
+            counters: counters.clone(),
+            slots: slots.clone(),
+        };
+        let (supervisor, join) = Actor::spawn(Some(name.clone()), CacheSupervisor, args)
+            .await
+            .map_err(|e| CacheError::Start {
+                reason: match e {
+                    SpawnErr::ActorAlreadyRegistered(n) => {
+                        format!("instance name {n:?} is already in use")
+                    }
+                    other => other.to_string(),
+                },
+            })?;
+        Ok(CacheService {
+            inner: Arc::new(Inner {
+                name,
+                backend_name: backend.name(),
+                call_timeout: config.call_timeout(),
+                slots,
+                counters,
+                table,
+                supervisor,
+                join: Mutex::new(Some(join)),
+            }),
+        })
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The backend's name (`memory`, `noop`, ...).
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend_name
+    }
+
+    /// Whether `shutdown()` was called (or the tree is gone).
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.slots.is_closed()
+    }
+
+    /// Stops the whole tree and waits for every actor to end. Idempotent.
+    pub async fn shutdown(&self) {
+        self.inner.slots.closed.store(true, Ordering::Release);
+        let join = self.inner.join.lock().await.take();
+        if let Some(join) = join {
+            self.inner.supervisor.stop(Some("shutdown".into()));
+            let _ = join.await;
+        }
+    }
+
+    /// Sends one request to the current adapter, following restarts within `call_timeout`.
+    async fn call<R: Send + 'static>(
+        &self,
+        operation: &'static str,
+        idempotent: bool,
+        build: impl Fn(RpcReplyPort<CacheResult<R>>) -> AdapterMsg,
+    ) -> CacheResult<R> {
+        let slots = &self.inner.slots;
+        let timeout = self.inner.call_timeout;
+        let deadline = Instant::now() + timeout;
+        let mut backoff = Duration::from_micros(500);
+        let unavailable = |reason: &str| CacheError::Unavailable {
+            operation,
+            reason: reason.to_string(),
+        };
+        loop {
+            if slots.is_closed() {
+                return Err(CacheError::ShutDown);
+            }
+            let (tx, rx) = oneshot();
+            let sent = match &*slots.adapter_slot().load() {
+                Some(adapter) => adapter.send_message(build(tx.into())).is_ok(),
+                None => false,
+            };
+            if sent {
+                match tokio::time::timeout_at(deadline, rx).await {
+                    Ok(Ok(result)) => return result,
+                    Err(_) => {
+                        return Err(CacheError::Timeout {
+                            operation,
+                            after: timeout,
+                        });
+                    }
+                    // Delivered, then the actor died before replying.
+                    Ok(Err(_)) if !idempotent => {
+                        return Err(unavailable(
+                            "the adapter stopped while handling the call; it may or may not have been applied",
+                        ));
+                    }
+                    Ok(Err(_)) => {}
+                }
+            }
+            // Not delivered (adapter down or restarting), or an idempotent call to retry.
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(unavailable(
+                    "the adapter did not come back within call_timeout_ms",
+                ));
+            }
+            tokio::time::sleep(backoff.min(deadline - now)).await;
+            backoff = (backoff * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Reads an encoded value.
+    pub async fn get(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Bytes>> {
+        self.call("get", true, |reply| AdapterMsg::Get {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Writes an encoded value.
+    pub async fn put(&self, ns: &Arc<str>, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
+        self.call("put", true, |reply| AdapterMsg::Put {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            value: value.clone(),
+            ttl,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes a key.
+    pub async fn delete(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
+        self.call("delete", true, |reply| AdapterMsg::Delete {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Whether a key is present.
+    pub async fn exists(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
+        self.call("exists", true, |reply| AdapterMsg::Exists {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Remaining time to live.
+    pub async fn ttl(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Ttl>> {
+        self.call("ttl", true, |reply| AdapterMsg::Ttl {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Atomic counter update (not retried once delivered: see the module doc).
+    pub async fn increment(
+        &self,
+        ns: &Arc<str>,
+        key: &str,
+        delta: i64,
+        ttl_on_create: Ttl,
+    ) -> CacheResult<i64> {
+        self.call("increment", false, |reply| AdapterMsg::Increment {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            delta,
+            ttl_on_create,
+            reply,
+        })
+        .await
+    }
+
+    /// Adds a member to a set.
+    pub async fn add_to_set(
+        &self,
+        ns: &Arc<str>,
+        key: &str,
+        member: Bytes,
+        ttl_on_create: Ttl,
+    ) -> CacheResult<bool> {
+        self.call("add_to_set", true, |reply| AdapterMsg::AddToSet {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            member: member.clone(),
+            ttl_on_create,
+            reply,
+        })
+        .await
+    }
+
+    /// Removes a member from a set.
+    pub async fn remove_from_set(
+        &self,
+        ns: &Arc<str>,
+        key: &str,
+        member: Bytes,
+    ) -> CacheResult<bool> {
+        self.call("remove_from_set", true, |reply| AdapterMsg::RemoveFromSet {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            member: member.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// All members of a set.
+    pub async fn set_members(&self, ns: &Arc<str>, key: &str) -> CacheResult<Vec<Bytes>> {
+        self.call("set_members", true, |reply| AdapterMsg::SetMembers {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Set membership.
+    pub async fn is_member(&self, ns: &Arc<str>, key: &str, member: Bytes) -> CacheResult<bool> {
+        self.call("is_member", true, |reply| AdapterMsg::IsMember {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            member: member.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Clears a namespace, or everything.
+    pub async fn clear(&self, ns: Option<&Arc<str>>) -> CacheResult<u64> {
+        self.call("clear", true, |reply| AdapterMsg::Clear {
+            ns: ns.cloned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes the keys of a namespace matching a pattern.
+    pub async fn delete_pattern(&self, ns: &Arc<str>, pattern: &Glob) -> CacheResult<u64> {
+        self.call("delete_pattern", true, |reply| AdapterMsg::DeletePattern {
+            ns: ns.clone(),
+            pattern: pattern.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Runs an expiry sweep now (memory backend; `0` for others) and returns how many
+    /// entries it removed.
+    ///
+    /// # Errors
+    /// `ShutDown`, `Unavailable` or `Timeout` like any call.
+    pub async fn purge_expired(&self) -> CacheResult<u64> {
+        if self.inner.table.is_none() {
+            return Ok(0);
+        }
+        self.ask(
+            "purge_expired",
+            |s| s.cleanup(),
+            crate::cleanup::CleanupMsg::SweepNow,
+        )
+        .await
+    }
+
+    /// Entry and byte counts of the memory table (empty for other backends), asked of the
+    /// Store actor.
+    ///
+    /// # Errors
+    /// `ShutDown`, `Unavailable` or `Timeout` like any call.
+    pub async fn usage(&self) -> CacheResult<TableUsage> {
+        if self.inner.table.is_none() {
+            return Ok(TableUsage::default());
+        }
+        self.ask("usage", |s| s.store(), StoreMsg::Usage).await
+    }
+
+    /// Operation counters so far.
+    pub fn counters(&self) -> OpSnapshot {
+        self.inner.counters.snapshot()
+    }
+
+    /// The supervisor's view of its children.
+    ///
+    /// # Errors
+    /// `ShutDown` after shutdown, `Unavailable` if the supervisor does not answer.
+    pub async fn supervisor_status(&self) -> CacheResult<Vec<ChildStatus>> {
+        if self.is_shut_down() {
+            return Err(CacheError::ShutDown);
+        }
+        self.inner
+            .supervisor
+            .call(SupervisorMsg::Status, Some(self.inner.call_timeout))
+            .await
+            .ok()
+            .and_then(|r| r.success_or(()).ok())
+            .ok_or(CacheError::Unavailable {
+                operation: "supervisor_status",
+                reason: "the supervisor did not answer".into(),
+            })
+    }
+
+    /// One request to a non-adapter actor found through the slots, retried while it restarts.
+    async fn ask<M: ractor::Message, R: Send + 'static>(
+        &self,
+        operation: &'static str,
+        find: impl Fn(&Slots) -> Option<ActorRef<M>>,
+        build: impl Fn(RpcReplyPort<R>) -> M,
+    ) -> CacheResult<R> {
+        let deadline = Instant::now() + self.inner.call_timeout;
+        loop {
+            if self.is_shut_down() {
+                return Err(CacheError::ShutDown);
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(CacheError::Unavailable {
+                    operation,
+                    reason: "the actor did not come back within call_timeout_ms".into(),
+                });
+            }
+            if let Some(actor) = find(&self.inner.slots) {
+                match actor.call(&build, Some(remaining)).await {
+                    Ok(ractor::rpc::CallResult::Success(r)) => return Ok(r),
+                    Ok(ractor::rpc::CallResult::Timeout) => {
+                        return Err(CacheError::Timeout {
+                            operation,
+                            after: self.inner.call_timeout,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1).min(remaining)).await;
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! CacheSupervisor: spawns, owns and restarts the cache's actors.
+//!
+//! Children, in start order (the order a later `rest_for_one` strategy restarts along):
+//!
+//! | child           | present when        | why this position                                   |
+//! |-----------------|---------------------|-----------------------------------------------------|
+//! | Store           | memory backend      | owns the table the others use                       |
+//! | CacheAdapter    | always              | serves the facade; needs the table                  |
+//! | Cleanup         | memory backend      | sweeps the table                                    |
+//! | MetricsReporter | always              | reads counters and asks the Store for usage         |
+//!
+//! The supervisor overrides `handle_supervisor_evt` (ractor's default would stop it on any
+//! child exit): a child that fails or stops unexpectedly is restarted on its own
+//! (`one_for_one`). The table and the counters live in `Arc`s the supervisor keeps and hands
+//! to each new incarnation, so no restart loses data. The facade finds the current incarnation
+//! of each actor through [`Slots`], which the supervisor updates on every (re)start.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::Serialize;
+
+use crate::adapter::{AdapterArgs, AdapterMsg, CacheAdapter};
+use crate::backend::{CacheBackend, MemoryTable};
+use crate::cleanup::{Cleanup, CleanupArgs, CleanupMsg};
+use crate::config::CacheConfig;
+use crate::metrics_reporter::{MetricsReporter, MetricsReporterArgs};
+use crate::stats::OpCounters;
+use crate::store::{Store, StoreMsg};
+
+/// The kinds of children the supervisor manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildKind {
+    /// Owner of the in-memory table.
+    Store,
+    /// Serves facade requests.
+    Adapter,
+    /// Sweeps expired entries.
+    Cleanup,
+    /// Refreshes gauges, logs stats.
+    MetricsReporter,
+}
+
+impl ChildKind {
+    /// The child's name suffix (`<instance>.<suffix>` in the actor registry).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChildKind::Store => "store",
+            ChildKind::Adapter => "adapter",
+            ChildKind::Cleanup => "cleanup",
+            ChildKind::MetricsReporter => "metrics_reporter",
+        }
+    }
+}
+
+/// The current incarnation of each actor the facade talks to, swapped by the supervisor on
+/// every (re)start and emptied while a child is down.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    adapter: ArcSwapOption<ActorRef<AdapterMsg>>,
+    store: ArcSwapOption<ActorRef<StoreMsg>>,
+    cleanup: ArcSwapOption<ActorRef<CleanupMsg>>,
+    /// Set by `shutdown()` (or when the tree is gone): no more restarts, calls fail fast.
+    pub(crate) closed: AtomicBool,
+}
+
+impl Slots {
+    pub(crate) fn adapter_slot(&self) -> &ArcSwapOption<ActorRef<AdapterMsg>> {
+        &self.adapter
+    }
+    pub(crate) fn store(&self) -> Option<ActorRef<StoreMsg>> {
+        self.store.load().as_deref().cloned()
+    }
+    pub(crate) fn cleanup(&self) -> Option<ActorRef<CleanupMsg>> {
+        self.cleanup.load().as_deref().cloned()
+    }
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+    fn clear(&self, kind: ChildKind) {
+        match kind {
+            ChildKind::Adapter => self.adapter.store(None),
+            ChildKind::Store => self.store.store(None),
+            ChildKind::Cleanup => self.cleanup.store(None),
+            ChildKind::MetricsReporter => {}
+        }
+    }
+}
+
+/// Requests the supervisor serves.
+#[derive(Debug)]
+pub enum SupervisorMsg {
+    /// The children, their ids and restart counts.
+    Status(RpcReplyPort<Vec<ChildStatus>>),
+}
+
+/// One child as the supervisor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChildStatus {
+    /// Which child.
+    pub kind: ChildKind,
+    /// Current actor id (changes on every restart), `None` while down.
+    pub actor_id: Option<String>,
+    /// Restarts since the cache started.
+    pub restarts: u32,
+}
+
+/// What the supervisor starts from.
+#[derive(Debug, Clone)]
+pub struct SupervisorArgs {
+    /// Instance name.
+    pub name: String,
+    /// Validated settings.
+    pub config: CacheConfig,
+    /// The backend every adapter incarnation serves.
+    pub backend: Arc<dyn CacheBackend>,
+    /// The in-memory table, when the backend is the memory table.
+    pub table: Option<Arc<MemoryTable>>,
+    /// Operation counters.
+    pub counters: Arc<OpCounters>,
+    pub(crate) slots: Arc<Slots>,
+}
+
+#[derive(Debug)]
+struct Child {
+    kind: ChildKind,
+    cell: Option<ActorCell>,
+    restarts: u32,
+}
+
+/// Supervisor state: its arguments and its children in start order.
+#[derive(Debug)]
+pub struct SupervisorState {
+    args: SupervisorArgs,
+    children: Vec<Child>,
+}
+
+/// The cache's supervisor actor.
+#[derive(Debug, Default)]
+pub struct CacheSupervisor;
+
+impl CacheSupervisor {
+    /// The child specs for a configuration, in start order.
+    fn child_specs(args: &SupervisorArgs) -> Vec<ChildKind> {
+        let mut specs = Vec::with_capacity(4);
+        if args.table.is_some() {
+            specs.push(ChildKind::Store);
+        }
+        specs.push(ChildKind::Adapter);
+        if args.table.is_some() {
+            specs.push(ChildKind::Cleanup);
+        }
+        specs.push(ChildKind::MetricsReporter);
+        specs
+    }
+
+    /// Spawns one child linked to the supervisor and publishes it in the slots.
+    async fn spawn_child(
+        myself: &ActorRef<SupervisorMsg>,
+        args: &SupervisorArgs,
+        kind: ChildKind,
+    ) -> Result<ActorCell, ActorProcessingErr> {
+        let name = Some(format!("{}.{}", args.name, kind.as_str()));
+        let sup = myself.get_cell();
+        let missing_table = || -> ActorProcessingErr { "the memory table is missing".into() };
+        let cell = match kind {
+            ChildKind::Store => {
+                let table = args.table.clone().ok_or_else(missing_table)?;
+                let (r, _) = Actor::spawn_linked(name, Store, table, sup).await?;
+                args.slots.store.store(Some(Arc::new(r.clone())));
+                r.get_cell()
+            }
+            ChildKind::Adapter => {
+                let a = AdapterArgs {
+                    backend: args.backend.clone(),
+                    counters: args.counters.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(name, CacheAdapter, a, sup).await?;
+                args.slots.adapter.store(Some(Arc::new(r.clone())));
+                r.get_cell()
+            }
+            ChildKind::Cleanup => {
+                let a = CleanupArgs {
+                    table: args.table.clone().ok_or_else(missing_table)?,
+                    interval: Duration::from_millis(args.config.memory.cleanup_interval_ms),
+                    batch_size: args.config.memory.cleanup_batch_size,
+                };
+                let (r, _) = Actor::spawn_linked(name, Cleanup, a, sup).await?;
+                args.slots.cleanup.store(Some(Arc::new(r.clone())));
+                r.get_cell()
+            }
+            ChildKind::MetricsReporter => {
+                let a = MetricsReporterArgs {
+                    cache: args.name.clone(),
+                    interval: Duration::from_millis(
+                        args.config.metrics_reporter.report_interval_ms,
+                    ),
+                    counters: args.counters.clone(),
+                    slots: args.slots.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(name, MetricsReporter, a, sup).await?;
+                r.get_cell()
+            }
+        };
+        Ok(cell)
+    }
+
+    async fn on_child_exit(
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        cell: &ActorCell,
+        why: String,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.args.slots.is_closed() {
+            return Ok(());
+        }
+        let id = cell.get_id();
+        let Some(idx) = state
+            .children
+            .iter()
+            .position(|c| c.cell.as_ref().is_some_and(|c| c.get_id() == id))
+        else {
+            return Ok(()); // an incarnation we already replaced
+        };
+        let child = &mut state.children[idx];
+        let kind = child.kind;
+        child.cell = None;
+        child.restarts += 1;
+        let restarts = child.restarts;
+        state.args.slots.clear(kind);
+        tracing::warn!(
+            cache = %state.args.name,
+            child = kind.as_str(),
+            reason = %why,
+            restarts,
+            "child exited; restarting it (one_for_one)"
+        );
+        let cell = Self::spawn_child(myself, &state.args, kind).await.map_err(|e| {
+            tracing::error!(cache = %state.args.name, child = kind.as_str(), error = %e, "restart failed; the cache supervisor stops");
+            e
+        })?;
+        state.children[idx].cell = Some(cell);
+        Ok(())
+    }
+}
+
+impl Actor for CacheSupervisor {
+    type Msg = SupervisorMsg;
+    type State = SupervisorState;
+    type Arguments = SupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: SupervisorArgs,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
+        let mut children = Vec::new();
+        for kind in Self::child_specs(&args) {
+            let cell = Self::spawn_child(&myself, &args, kind).await?;
+            children.push(Child {
+                kind,
+                cell: Some(cell),
+                restarts: 0,
+            });
+        }
+        tracing::info!(cache = %args.name, backend = args.backend.name(), "cache started");
+        Ok(SupervisorState { args, children })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.args.slots.closed.store(true, Ordering::Release);
+        // Stop children in reverse start order and wait for each, so nothing outlives the tree.
+        for child in state.children.iter_mut().rev() {
+            state.args.slots.clear(child.kind);
+            if let Some(cell) = child.cell.take() {
+                let _ = cell
+                    .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+                    .await;
+            }
+        }
+        tracing::info!(cache = %state.args.name, "cache stopped");
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: SupervisorMsg,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SupervisorMsg::Status(reply) => {
+                let status = state
+                    .children
+                    .iter()
+                    .map(|c| ChildStatus {
+                        kind: c.kind,
+                        actor_id: c.cell.as_ref().map(|c| c.get_id().to_string()),
+                        restarts: c.restarts,
+                    })
+                    .collect();
+                let _ = reply.send(status);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        evt: SupervisionEvent,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match evt {
+            SupervisionEvent::ActorFailed(cell, err) => {
+                Self::on_child_exit(&myself, state, &cell, format!("failed: {err}")).await
+            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                let why = format!("terminated: {}", reason.as_deref().unwrap_or("no reason"));
+                Self::on_child_exit(&myself, state, &cell, why).await
+            }
+            _ => Ok(()),
+        }
+    }
+}

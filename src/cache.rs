@@ -1,0 +1,450 @@
+//! The [`Cache`] facade handle.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use deeper_cache_actors::{
+    CacheConfig, CacheError, CacheResult, CacheService, ChildStatus, Clock, Glob, MAX_KEY_BYTES,
+    MAX_NAMESPACE_BYTES, OpSnapshot, TableUsage, Ttl, codec,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::GetOrStoreError;
+
+/// Namespace of keys written through the root handle.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// A handle to a running cache: cheap to clone, `Send + Sync`, every call async.
+///
+/// - **Start / stop**: [`Cache::start`], [`Cache::shutdown`].
+/// - **Values**: [`get`](Cache::get), [`get_or`](Cache::get_or), [`put`](Cache::put),
+///   [`put_with_ttl`](Cache::put_with_ttl), [`delete`](Cache::delete),
+///   [`exists`](Cache::exists), [`ttl`](Cache::ttl), [`get_or_store`](Cache::get_or_store).
+/// - **Counters**: [`increment`](Cache::increment), [`decrement`](Cache::decrement),
+///   [`increment_with_ttl`](Cache::increment_with_ttl).
+/// - **Sets**: [`add_to_set`](Cache::add_to_set), [`remove_from_set`](Cache::remove_from_set),
+///   [`set_members`](Cache::set_members), [`is_member`](Cache::is_member).
+/// - **Invalidation**: [`clear`](Cache::clear), [`delete_pattern`](Cache::delete_pattern).
+/// - **Namespaces**: [`namespace`](Cache::namespace) returns a scoped handle.
+///
+/// Values are any serde type; they are encoded once, in the caller's task, by the shared codec.
+/// Each call is bounded by `call_timeout_ms` and follows actor restarts (see
+/// [`CacheService`](deeper_cache_actors::CacheService) for the exact guarantee).
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use deeper_cache::{Cache, CacheConfig, Ttl};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), deeper_cache::CacheError> {
+/// let cache = Cache::start(CacheConfig::default()).await?;
+/// cache.put("greeting", &"hello").await?;
+/// assert_eq!(cache.get::<String>("greeting").await?.as_deref(), Some("hello"));
+///
+/// let profiles = cache.namespace("profiles")?;
+/// profiles.put_with_ttl("42", &vec![1, 2, 3], Duration::from_secs(60)).await?;
+/// assert_eq!(cache.get::<Vec<u8>>("42").await?, None); // other namespace
+/// assert_eq!(profiles.increment("views", 1).await?, 1);
+/// cache.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cache {
+    service: CacheService,
+    namespace: Arc<str>,
+    /// `true` for handles made by [`Cache::namespace`]: `clear()` then clears only that
+    /// namespace.
+    scoped: bool,
+    default_ttl: Ttl,
+}
+
+impl Cache {
+    /// Starts a standalone cache tree with `config` (see [`ConfigLoader`](crate::ConfigLoader)
+    /// to read it from files and the environment).
+    ///
+    /// # Errors
+    /// [`CacheError::Config`] for invalid settings; [`CacheError::Start`] when the tree cannot
+    /// start (for example the instance `name` is already in use).
+    pub async fn start(config: CacheConfig) -> CacheResult<Cache> {
+        Self::start_with(config, Clock::system()).await
+    }
+
+    /// Starts a cache whose expiry follows a [`ManualClock`](crate::ManualClock) (tests only).
+    ///
+    /// # Errors
+    /// As [`Cache::start`].
+    #[cfg(feature = "testing")]
+    pub async fn start_with_clock(
+        config: CacheConfig,
+        clock: &crate::ManualClock,
+    ) -> CacheResult<Cache> {
+        Self::start_with(config, clock.clock()).await
+    }
+
+    async fn start_with(config: CacheConfig, clock: Clock) -> CacheResult<Cache> {
+        let default_ttl = config.default_ttl_seconds.0;
+        let service = CacheService::start(config, clock).await?;
+        Ok(Cache {
+            service,
+            namespace: Arc::from(DEFAULT_NAMESPACE),
+            scoped: false,
+            default_ttl,
+        })
+    }
+
+    /// Stops the whole tree and waits for it. Afterwards every call on every clone returns
+    /// [`CacheError::ShutDown`]. Calling it twice is harmless.
+    pub async fn shutdown(&self) {
+        self.service.shutdown().await;
+    }
+
+    /// The instance name (from `name` in the config, or generated).
+    pub fn name(&self) -> &str {
+        self.service.name()
+    }
+
+    /// The namespace this handle reads and writes.
+    pub fn namespace_name(&self) -> &str {
+        &self.namespace
+    }
+
+    /// A handle scoped to namespace `name`: its keys never collide with other namespaces'
+    /// keys, its `clear()` clears only it, and its patterns match only inside it.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidNamespace`] for an empty name or one longer than
+    /// [`MAX_NAMESPACE_BYTES`].
+    pub fn namespace(&self, name: &str) -> CacheResult<Cache> {
+        if name.is_empty() || name.len() > MAX_NAMESPACE_BYTES {
+            return Err(CacheError::InvalidNamespace {
+                reason: format!(
+                    "a namespace name must be 1 to {MAX_NAMESPACE_BYTES} bytes, got {}",
+                    name.len()
+                ),
+            });
+        }
+        Ok(Cache {
+            service: self.service.clone(),
+            namespace: Arc::from(name),
+            scoped: true,
+            default_ttl: self.default_ttl,
+        })
+    }
+
+    /// Reads `key` and decodes it as `T`. `Ok(None)` on a miss (absent or expired).
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`]; [`CacheError::Codec`] when the stored value is not a `T`
+    /// (the entry stays as it is); [`CacheError::WrongType`] when the key holds a set;
+    /// `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> CacheResult<Option<T>> {
+        check_key(key)?;
+        match self.service.get(&self.namespace, key).await? {
+            Some(raw) => codec::decode(&raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads `key`, or returns `default` on a miss (the seed's `get(key, default)`).
+    ///
+    /// # Errors
+    /// As [`Cache::get`].
+    pub async fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> CacheResult<T> {
+        Ok(self.get(key).await?.unwrap_or(default))
+    }
+
+    /// Stores `value` under `key` with the configured default TTL (`default_ttl_seconds`),
+    /// replacing any previous value and TTL.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`], [`CacheError::Codec`], [`CacheError::ValueTooLarge`];
+    /// `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> CacheResult<()> {
+        self.put_with_ttl(key, value, self.default_ttl).await
+    }
+
+    /// Stores `value` under `key` with an explicit TTL: a [`Duration`](std::time::Duration) or
+    /// [`Ttl::Never`].
+    ///
+    /// # Errors
+    /// As [`Cache::put`], plus [`CacheError::InvalidTtl`] for a zero duration.
+    pub async fn put_with_ttl<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: impl Into<Ttl>,
+    ) -> CacheResult<()> {
+        check_key(key)?;
+        let ttl = ttl.into().validate()?;
+        let raw = codec::encode(value)?;
+        self.service.put(&self.namespace, key, raw, ttl).await
+    }
+
+    /// Removes `key`; `true` when a live entry was removed.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn delete(&self, key: &str) -> CacheResult<bool> {
+        check_key(key)?;
+        self.service.delete(&self.namespace, key).await
+    }
+
+    /// Whether `key` holds a live (unexpired) entry.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn exists(&self, key: &str) -> CacheResult<bool> {
+        check_key(key)?;
+        self.service.exists(&self.namespace, key).await
+    }
+
+    /// Remaining time to live of `key`: `None` when absent or expired, `Some(Ttl::Never)` when
+    /// it never expires, `Some(Ttl::After(remaining))` otherwise (millisecond granularity).
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn ttl(&self, key: &str) -> CacheResult<Option<Ttl>> {
+        check_key(key)?;
+        self.service.ttl(&self.namespace, key).await
+    }
+
+    /// Returns the cached value of `key`, or runs `generator`, stores its `Ok` value with the
+    /// default TTL and returns it. See [`Cache::get_or_store_with_ttl`].
+    ///
+    /// # Errors
+    /// As [`Cache::get_or_store_with_ttl`].
+    pub async fn get_or_store<T, E, F, Fut>(
+        &self,
+        key: &str,
+        generator: F,
+    ) -> Result<T, GetOrStoreError<E>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.get_or_store_with_ttl(key, self.default_ttl, generator)
+            .await
+    }
+
+    /// Returns the cached value of `key`, or runs `generator` and caches its result for `ttl`.
+    ///
+    /// - Hit: the value; the generator is not called.
+    /// - Miss (absent or expired): the generator runs **in the caller's task** (never inside an
+    ///   actor), its `Ok` value is stored and returned.
+    /// - Generator `Err(e)`: returned as [`GetOrStoreError::Generator`]`(e)`; nothing is stored,
+    ///   so the next call runs the generator again.
+    /// - Cache unavailable (timeout, restarting actors, backend down): the generator runs and
+    ///   its value is returned; storing is attempted and a failure to store is logged, not
+    ///   returned (the spec's degradation rule).
+    ///
+    /// # Errors
+    /// [`GetOrStoreError::Generator`] as above; [`GetOrStoreError::Cache`] for a bad key or
+    /// TTL, a stored value that is not a `T`, or a cache that was shut down.
+    pub async fn get_or_store_with_ttl<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: impl Into<Ttl>,
+        generator: F,
+    ) -> Result<T, GetOrStoreError<E>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        check_key(key)?;
+        let ttl = ttl.into().validate()?;
+        match self.get::<T>(key).await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(namespace = %self.namespace, key, error = %e, "cache unavailable; running the generator without the cache");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let value = generator().await.map_err(GetOrStoreError::Generator)?;
+        let raw = codec::encode(&value)?;
+        match self.service.put(&self.namespace, key, raw, ttl).await {
+            Ok(()) => {}
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(namespace = %self.namespace, key, error = %e, "generated value not stored: cache unavailable");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(value)
+    }
+
+    /// Atomically adds `amount` to the integer counter at `key` and returns the new value. A
+    /// missing or expired key starts from 0 and gets the default TTL. The counter reads back
+    /// with `get::<i64>`.
+    ///
+    /// # Errors
+    /// [`CacheError::NotAnInteger`] when the key holds something else, and
+    /// [`CacheError::Overflow`] past `i64`; in both cases the value is unchanged.
+    /// `Timeout` / `Unavailable` / `ShutDown` (an increment is never retried once delivered).
+    pub async fn increment(&self, key: &str, amount: i64) -> CacheResult<i64> {
+        self.increment_with_ttl(key, amount, self.default_ttl).await
+    }
+
+    /// As [`Cache::increment`], with the TTL applied when the counter is created (an existing
+    /// counter keeps its TTL).
+    ///
+    /// # Errors
+    /// As [`Cache::increment`], plus [`CacheError::InvalidTtl`].
+    pub async fn increment_with_ttl(
+        &self,
+        key: &str,
+        amount: i64,
+        ttl_on_create: impl Into<Ttl>,
+    ) -> CacheResult<i64> {
+        check_key(key)?;
+        let ttl = ttl_on_create.into().validate()?;
+        self.service
+            .increment(&self.namespace, key, amount, ttl)
+            .await
+    }
+
+    /// Atomically subtracts `amount`; see [`Cache::increment`].
+    ///
+    /// # Errors
+    /// As [`Cache::increment`]; `decrement(key, i64::MIN)` is an [`CacheError::Overflow`].
+    pub async fn decrement(&self, key: &str, amount: i64) -> CacheResult<i64> {
+        let delta = amount.checked_neg().ok_or(CacheError::Overflow)?;
+        self.increment(key, delta).await
+    }
+
+    /// Adds `member` to the set at `key` (created with the default TTL when missing); `true`
+    /// when it was not already a member. Atomic per key.
+    ///
+    /// # Errors
+    /// [`CacheError::WrongType`] when the key holds a plain value; codec and call errors.
+    pub async fn add_to_set<M: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        member: &M,
+    ) -> CacheResult<bool> {
+        check_key(key)?;
+        let raw = codec::encode(member)?;
+        self.service
+            .add_to_set(&self.namespace, key, raw, self.default_ttl)
+            .await
+    }
+
+    /// Removes `member` from the set at `key`; `true` when it was there. Removing the last
+    /// member removes the key.
+    ///
+    /// # Errors
+    /// [`CacheError::WrongType`] when the key holds a plain value; codec and call errors.
+    pub async fn remove_from_set<M: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        member: &M,
+    ) -> CacheResult<bool> {
+        check_key(key)?;
+        let raw = codec::encode(member)?;
+        self.service
+            .remove_from_set(&self.namespace, key, raw)
+            .await
+    }
+
+    /// The members of the set at `key` (empty when absent), in no particular order.
+    ///
+    /// # Errors
+    /// [`CacheError::WrongType`]; [`CacheError::Codec`] when a member is not an `M`.
+    pub async fn set_members<M: DeserializeOwned>(&self, key: &str) -> CacheResult<Vec<M>> {
+        check_key(key)?;
+        self.service
+            .set_members(&self.namespace, key)
+            .await?
+            .iter()
+            .map(|raw| codec::decode(raw))
+            .collect()
+    }
+
+    /// Whether `member` is in the set at `key`.
+    ///
+    /// # Errors
+    /// [`CacheError::WrongType`]; codec and call errors.
+    pub async fn is_member<M: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        member: &M,
+    ) -> CacheResult<bool> {
+        check_key(key)?;
+        let raw = codec::encode(member)?;
+        self.service.is_member(&self.namespace, key, raw).await
+    }
+
+    /// Removes every entry this handle can see: the whole cache on the root handle, only the
+    /// namespace on a handle from [`Cache::namespace`]. Returns the number of live entries
+    /// removed.
+    ///
+    /// # Errors
+    /// `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn clear(&self) -> CacheResult<u64> {
+        let ns = self.scoped.then_some(&self.namespace);
+        self.service.clear(ns).await
+    }
+
+    /// Deletes the keys of this handle's namespace that match `pattern` (Redis `MATCH` glob:
+    /// `*`, `?`, `[abc]`, `[a-z]`, `[^a]`, `\` escapes) and returns how many went.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidPattern`] for a malformed pattern; call errors.
+    pub async fn delete_pattern(&self, pattern: &str) -> CacheResult<u64> {
+        let glob = Glob::new(pattern)?;
+        self.service.delete_pattern(&self.namespace, &glob).await
+    }
+
+    /// Runs an expiry sweep now instead of waiting for `memory.cleanup_interval_ms`, and
+    /// returns how many expired entries it removed. Reads never need it (expired entries are
+    /// misses anyway); it frees memory.
+    ///
+    /// # Errors
+    /// `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn purge_expired(&self) -> CacheResult<u64> {
+        self.service.purge_expired().await
+    }
+
+    /// Entries and estimated bytes held by the in-memory table, per namespace (empty for other
+    /// backends). Includes expired entries not yet swept.
+    ///
+    /// # Errors
+    /// `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn usage(&self) -> CacheResult<TableUsage> {
+        self.service.usage().await
+    }
+
+    /// Operation counts since start (hits, misses, writes, deletes, errors).
+    pub fn counters(&self) -> OpSnapshot {
+        self.service.counters()
+    }
+
+    /// The supervisor's children with their current actor ids and restart counts.
+    ///
+    /// # Errors
+    /// `ShutDown`, or `Unavailable` when the supervisor does not answer.
+    pub async fn supervisor_status(&self) -> CacheResult<Vec<ChildStatus>> {
+        self.service.supervisor_status().await
+    }
+}
+
+fn check_key(key: &str) -> CacheResult<()> {
+    if key.is_empty() {
+        return Err(CacheError::InvalidKey {
+            reason: "the key is empty".into(),
+        });
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(CacheError::InvalidKey {
+            reason: format!(
+                "the key is {} bytes; the maximum is {MAX_KEY_BYTES}",
+                key.len()
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! # deeper-cache
+//!
+//! A supervised, actor-based cache service for Rust applications — the Rust rendering of the
+//! Elixir/OTP `DeeperHub.Core.Cache`. An in-memory table by default (no server needed), a no-op
+//! backend to switch caching off, one async API over both.
+//!
+//! ```
+//! use std::time::Duration;
+//! use deeper_cache::{Cache, ConfigLoader, Ttl};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Defaults ← config/default.toml ← DEEPER_CACHE__* environment variables.
+//! let cache = Cache::start(ConfigLoader::new().load()?).await?;
+//!
+//! cache.put_with_ttl("user_profile:42", &"Ada", Duration::from_secs(3600)).await?;
+//! let name: Option<String> = cache.get("user_profile:42").await?;
+//! assert_eq!(name.as_deref(), Some("Ada"));
+//!
+//! let report = cache
+//!     .get_or_store("reports:2026-11", || async { Ok::<_, std::io::Error>(vec![1, 2, 3]) })
+//!     .await?;
+//! assert_eq!(report, vec![1, 2, 3]);
+//!
+//! assert_eq!(cache.increment("post_views:7", 1).await?, 1);
+//! cache.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Layout
+//! | where | what |
+//! |-------|------|
+//! | `src/cache.rs` | [`Cache`], the cloneable facade handle: every call, namespaces, TTLs |
+//! | `src/config.rs` | [`ConfigLoader`]: defaults ← `config/default.toml` ← a file ← environment |
+//! | `src/error.rs` | [`GetOrStoreError`]; [`CacheError`] comes from the actors crate |
+//! | `actors/` | the supervision tree, typed messages, backend trait and backends |
+//!
+//! ## The actor tree and the flow of one call
+//! ```text
+//! caller ──Cache::get──▶ CacheAdapter (message + reply port) ──▶ backend (memory table | noop)
+//! CacheSupervisor ─ owns ─┬─ Store            owner of the table (kept by the supervisor: no
+//!                         │                   restart loses an entry)
+//!                         ├─ CacheAdapter     serves facade requests, counts hits and misses
+//!                         ├─ Cleanup          sweeps expired entries every cleanup_interval_ms
+//!                         └─ MetricsReporter  gauges and a periodic stats line
+//! ```
+//! Values are encoded (JSON) in the caller's task; the adapter moves bytes. A child that
+//! crashes is restarted alone (one_for_one); calls that meet a restarting adapter retry within
+//! `call_timeout_ms`. An expired entry is a miss on every path, swept or not.
+//!
+//! ## Errors
+//! Every call returns [`CacheError`] on failure — one variant per thing a caller can act on;
+//! a miss is `Ok(None)`, never an error. [`CacheError::is_unavailable`] tells "the cache cannot
+//! help right now, read the primary source" apart from a bad request.
+
+pub use deeper_cache_actors::{
+    AdapterKind, CacheConfig, CacheError, CacheResult, ChildKind, ChildStatus, DefaultTtl,
+    MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsReporterConfig, NamespaceUsage,
+    OpSnapshot, TableUsage, Ttl,
+};
+
+#[cfg(feature = "testing")]
+pub use deeper_cache_actors::ManualClock;
+
+mod cache;
+mod config;
+mod error;
+
+pub use cache::{Cache, DEFAULT_NAMESPACE};
+pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};
+pub use error::GetOrStoreError;
+
+/// Entry overhead counted in byte figures.
+pub use deeper_cache_actors::backend::ENTRY_OVERHEAD_BYTES;
+/// The value codec every backend shares (JSON).
+pub use deeper_cache_actors::codec;
+/// Maximum size of a `delete_pattern` glob.
+pub use deeper_cache_actors::glob::MAX_PATTERN_BYTES;
