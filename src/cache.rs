@@ -423,6 +423,12 @@ impl Cache {
         self.service.counters()
     }
 
+    /// Arms a fault for the next handler call (or `pre_start`) of one child (tests only).
+    #[cfg(feature = "testing")]
+    pub fn inject_fault(&self, child: crate::ChildKind, fault: crate::Fault) {
+        self.service.inject_fault(child, fault);
+    }
+
     /// The supervisor's children with their current actor ids and restart counts.
     ///
     /// # Errors

@@ -61,7 +61,7 @@ pub use deeper_cache_actors::{
 };
 
 #[cfg(feature = "testing")]
-pub use deeper_cache_actors::ManualClock;
+pub use deeper_cache_actors::{Fault, ManualClock};
 
 mod cache;
 mod config;

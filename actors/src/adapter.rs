@@ -11,8 +11,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::backend::CacheBackend;
 use crate::error::CacheResult;
+use crate::faults::Faults;
 use crate::glob::Glob;
 use crate::stats::OpCounters;
+use crate::supervisor::ChildKind;
 use crate::ttl::Ttl;
 
 /// Requests the CacheAdapter serves. Namespaces travel as `Arc<str>` (a refcount bump per
@@ -154,6 +156,8 @@ pub struct AdapterArgs {
     pub backend: Arc<dyn CacheBackend>,
     /// Shared operation counters.
     pub counters: Arc<OpCounters>,
+    /// Test-only fault hooks (empty without the `testing` feature).
+    pub faults: Faults,
 }
 
 impl Actor for CacheAdapter {
@@ -166,6 +170,7 @@ impl Actor for CacheAdapter {
         myself: ActorRef<Self::Msg>,
         args: AdapterArgs,
     ) -> Result<AdapterArgs, ActorProcessingErr> {
+        args.faults.before_start(ChildKind::Adapter)?;
         tracing::info!(actor = ?myself.get_name(), backend = args.backend.name(), "adapter started");
         Ok(args)
     }
@@ -176,6 +181,7 @@ impl Actor for CacheAdapter {
         msg: AdapterMsg,
         state: &mut AdapterArgs,
     ) -> Result<(), ActorProcessingErr> {
+        state.faults.before_handle(ChildKind::Adapter).await;
         let b = &*state.backend;
         let c = &*state.counters;
         // A send error means the caller gave up (timeout, cancellation): nothing to do.

@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::backend::MemoryTable;
+use crate::faults::Faults;
+use crate::supervisor::ChildKind;
 
 /// Requests the Cleanup actor serves.
 #[derive(Debug)]
@@ -37,6 +39,8 @@ pub struct CleanupArgs {
     pub interval: Duration,
     /// Entries removed between yields.
     pub batch_size: usize,
+    /// Test-only fault hooks.
+    pub faults: Faults,
 }
 
 /// Cleanup state: its arguments, the timer task it owns, and when the last sweep ended.
@@ -88,6 +92,7 @@ impl Actor for Cleanup {
         myself: ActorRef<Self::Msg>,
         args: CleanupArgs,
     ) -> Result<CleanupState, ActorProcessingErr> {
+        args.faults.before_start(ChildKind::Cleanup)?;
         let timer = myself.send_interval(args.interval, || CleanupMsg::Tick);
         Ok(CleanupState {
             args,
@@ -102,6 +107,7 @@ impl Actor for Cleanup {
         msg: CleanupMsg,
         state: &mut CleanupState,
     ) -> Result<(), ActorProcessingErr> {
+        state.args.faults.before_handle(ChildKind::Cleanup).await;
         match msg {
             CleanupMsg::Tick => {
                 // Ticks that queued up behind a long sweep are skipped rather than run back to

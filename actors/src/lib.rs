@@ -50,6 +50,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod glob;
 pub mod metrics_reporter;
 pub mod service;
@@ -64,6 +65,8 @@ pub use clock::Clock;
 pub use clock::ManualClock;
 pub use config::{AdapterKind, CacheConfig, DefaultTtl, MemoryConfig, MetricsReporterConfig};
 pub use error::{CacheError, CacheResult};
+#[cfg(feature = "testing")]
+pub use faults::Fault;
 pub use glob::Glob;
 pub use service::CacheService;
 pub use stats::OpSnapshot;

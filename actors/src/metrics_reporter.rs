@@ -13,8 +13,9 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::cleanup::AbortOnDrop;
+use crate::faults::Faults;
 use crate::stats::{OpCounters, OpSnapshot};
-use crate::supervisor::Slots;
+use crate::supervisor::{ChildKind, Slots};
 
 /// Requests the MetricsReporter serves.
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub struct MetricsReporterArgs {
     pub counters: Arc<OpCounters>,
     /// Where to find the current Store.
     pub(crate) slots: Arc<Slots>,
+    /// Test-only fault hooks.
+    pub faults: Faults,
 }
 
 /// Reporter state.
@@ -58,6 +61,7 @@ impl Actor for MetricsReporter {
         myself: ActorRef<Self::Msg>,
         args: MetricsReporterArgs,
     ) -> Result<MetricsReporterState, ActorProcessingErr> {
+        args.faults.before_start(ChildKind::MetricsReporter)?;
         let timer = myself.send_interval(args.interval, || MetricsReporterMsg::Tick);
         // Start from the current counts so a restarted reporter reports only what is new.
         let last = args.counters.snapshot();
@@ -74,6 +78,11 @@ impl Actor for MetricsReporter {
         msg: MetricsReporterMsg,
         state: &mut MetricsReporterState,
     ) -> Result<(), ActorProcessingErr> {
+        state
+            .args
+            .faults
+            .before_handle(ChildKind::MetricsReporter)
+            .await;
         match msg {
             MetricsReporterMsg::Tick => {
                 let now = state.args.counters.snapshot();

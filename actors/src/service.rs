@@ -29,6 +29,7 @@ use crate::backend::{CacheBackend, MemoryBackend, MemoryTable, NoopBackend, Tabl
 use crate::clock::Clock;
 use crate::config::{AdapterKind, CacheConfig};
 use crate::error::{CacheError, CacheResult};
+use crate::faults::Faults;
 use crate::glob::Glob;
 use crate::stats::{OpCounters, OpSnapshot};
 use crate::store::StoreMsg;
@@ -56,6 +57,9 @@ struct Inner {
     supervisor: ActorRef<SupervisorMsg>,
     /// The supervisor's task, awaited by `shutdown()`.
     join: Mutex<Option<JoinHandle<()>>>,
+    /// Test-only fault hooks.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    faults: Faults,
 }
 
 impl Drop for Inner {
@@ -90,6 +94,7 @@ impl CacheService {
         };
         let slots = Arc::new(Slots::default());
         let counters = Arc::new(OpCounters::default());
+        let faults = Faults::default();
         let args = SupervisorArgs {
             name: name.clone(),
             config: config.clone(),
@@ -97,6 +102,7 @@ impl CacheService {
             table: table.clone(),
             counters: counters.clone(),
             slots: slots.clone(),
+            faults: faults.clone(),
         };
         let (supervisor, join) = Actor::spawn(Some(name.clone()), CacheSupervisor, args)
             .await
@@ -118,6 +124,7 @@ impl CacheService {
                 table,
                 supervisor,
                 join: Mutex::new(Some(join)),
+                faults,
             }),
         })
     }
@@ -377,6 +384,12 @@ impl CacheService {
     /// Operation counters so far.
     pub fn counters(&self) -> OpSnapshot {
         self.inner.counters.snapshot()
+    }
+
+    /// Arms a fault for the next handler call (or start) of a child (tests only).
+    #[cfg(feature = "testing")]
+    pub fn inject_fault(&self, kind: crate::supervisor::ChildKind, fault: crate::faults::Fault) {
+        self.inner.faults.arm(kind, fault);
     }
 
     /// The supervisor's view of its children.

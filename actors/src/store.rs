@@ -11,6 +11,8 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::backend::{MemoryTable, TableUsage};
+use crate::faults::Faults;
+use crate::supervisor::ChildKind;
 
 /// Requests the Store serves.
 #[derive(Debug)]
@@ -23,33 +25,38 @@ pub enum StoreMsg {
 #[derive(Debug, Default)]
 pub struct Store;
 
-/// The Store's state: the shared table.
-#[derive(Debug)]
-pub struct StoreState {
-    table: Arc<MemoryTable>,
+/// What each Store incarnation starts from (also its state).
+#[derive(Debug, Clone)]
+pub struct StoreArgs {
+    /// The shared table.
+    pub table: Arc<MemoryTable>,
+    /// Test-only fault hooks.
+    pub faults: Faults,
 }
 
 impl Actor for Store {
     type Msg = StoreMsg;
-    type State = StoreState;
-    type Arguments = Arc<MemoryTable>;
+    type State = StoreArgs;
+    type Arguments = StoreArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        table: Arc<MemoryTable>,
-    ) -> Result<StoreState, ActorProcessingErr> {
-        let usage = table.usage();
+        args: StoreArgs,
+    ) -> Result<StoreArgs, ActorProcessingErr> {
+        args.faults.before_start(ChildKind::Store)?;
+        let usage = args.table.usage();
         tracing::info!(actor = ?myself.get_name(), entries = usage.entries, "store started");
-        Ok(StoreState { table })
+        Ok(args)
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
         msg: StoreMsg,
-        state: &mut StoreState,
+        state: &mut StoreArgs,
     ) -> Result<(), ActorProcessingErr> {
+        state.faults.before_handle(ChildKind::Store).await;
         match msg {
             StoreMsg::Usage(reply) => {
                 let _ = reply.send(state.table.usage());

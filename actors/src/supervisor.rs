@@ -27,9 +27,10 @@ use crate::adapter::{AdapterArgs, AdapterMsg, CacheAdapter};
 use crate::backend::{CacheBackend, MemoryTable};
 use crate::cleanup::{Cleanup, CleanupArgs, CleanupMsg};
 use crate::config::CacheConfig;
+use crate::faults::Faults;
 use crate::metrics_reporter::{MetricsReporter, MetricsReporterArgs};
 use crate::stats::OpCounters;
-use crate::store::{Store, StoreMsg};
+use crate::store::{Store, StoreArgs, StoreMsg};
 
 /// The kinds of children the supervisor manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -123,6 +124,8 @@ pub struct SupervisorArgs {
     /// Operation counters.
     pub counters: Arc<OpCounters>,
     pub(crate) slots: Arc<Slots>,
+    /// Test-only fault hooks handed to every child.
+    pub faults: Faults,
 }
 
 #[derive(Debug)]
@@ -169,8 +172,11 @@ impl CacheSupervisor {
         let missing_table = || -> ActorProcessingErr { "the memory table is missing".into() };
         let cell = match kind {
             ChildKind::Store => {
-                let table = args.table.clone().ok_or_else(missing_table)?;
-                let (r, _) = Actor::spawn_linked(name, Store, table, sup).await?;
+                let a = StoreArgs {
+                    table: args.table.clone().ok_or_else(missing_table)?,
+                    faults: args.faults.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(name, Store, a, sup).await?;
                 args.slots.store.store(Some(Arc::new(r.clone())));
                 r.get_cell()
             }
@@ -178,6 +184,7 @@ impl CacheSupervisor {
                 let a = AdapterArgs {
                     backend: args.backend.clone(),
                     counters: args.counters.clone(),
+                    faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, CacheAdapter, a, sup).await?;
                 args.slots.adapter.store(Some(Arc::new(r.clone())));
@@ -188,6 +195,7 @@ impl CacheSupervisor {
                     table: args.table.clone().ok_or_else(missing_table)?,
                     interval: Duration::from_millis(args.config.memory.cleanup_interval_ms),
                     batch_size: args.config.memory.cleanup_batch_size,
+                    faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, Cleanup, a, sup).await?;
                 args.slots.cleanup.store(Some(Arc::new(r.clone())));
@@ -201,6 +209,7 @@ impl CacheSupervisor {
                     ),
                     counters: args.counters.clone(),
                     slots: args.slots.clone(),
+                    faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, MetricsReporter, a, sup).await?;
                 r.get_cell()
