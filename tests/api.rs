@@ -1,4 +1,5 @@
 //! Every facade call, black-box.
+#![allow(clippy::field_reassign_with_default)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Concurrent callers: atomic counters and isolation of distinct keys.
+#![allow(clippy::field_reassign_with_default)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! TTL expiry before any sweep, and the Cleanup sweep.
+#![allow(clippy::field_reassign_with_default)]
 
 mod common;
 

@@ -13,7 +13,7 @@
 //! child exit): a child that fails or stops unexpectedly is restarted on its own
 //! (`one_for_one`). The table and the counters live in `Arc`s the supervisor keeps and hands
 //! to each new incarnation, so no restart loses data. The facade finds the current incarnation
-//! of each actor through [`Slots`], which the supervisor updates on every (re)start.
+//! of each actor through `Slots`, which the supervisor updates on every (re)start.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
