@@ -84,6 +84,49 @@ impl Cache {
         Self::start_with(config, clock.clock()).await
     }
 
+    /// Starts the cache tree linked under the application's own supervisor actor (`parent`).
+    ///
+    /// When the cache tree fails (more than `supervisor.max_restarts` restarts within
+    /// `supervisor.max_seconds`), `parent` receives `SupervisionEvent::ActorFailed` for
+    /// [`Cache::supervisor_cell`]; meanwhile calls return `Unavailable` at once. The parent can
+    /// then call [`Cache::restart_linked`]: the new tree takes over the same table and every
+    /// clone of this handle works again. See `examples/embedded.rs`.
+    ///
+    /// # Errors
+    /// As [`Cache::start`].
+    pub async fn start_linked(
+        config: CacheConfig,
+        parent: crate::ractor::ActorCell,
+    ) -> CacheResult<Cache> {
+        let default_ttl = config.default_ttl_seconds.0;
+        let service = CacheService::start_linked(config, Clock::system(), parent).await?;
+        Ok(Self::from_service(service, default_ttl))
+    }
+
+    /// Starts a new cache tree under `parent` after the previous one failed, keeping the
+    /// table (entries, counters, sets, TTLs) and the handles.
+    ///
+    /// # Errors
+    /// [`CacheError::ShutDown`] after `shutdown()`; [`CacheError::Start`] if the previous tree
+    /// is still running or the new one cannot start.
+    pub async fn restart_linked(&self, parent: crate::ractor::ActorCell) -> CacheResult<()> {
+        self.service.restart_linked(parent).await
+    }
+
+    /// The cache supervisor's actor cell (to recognise its supervision events in a parent).
+    pub fn supervisor_cell(&self) -> crate::ractor::ActorCell {
+        self.service.supervisor_cell()
+    }
+
+    fn from_service(service: CacheService, default_ttl: Ttl) -> Cache {
+        Cache {
+            service,
+            namespace: Arc::from(DEFAULT_NAMESPACE),
+            scoped: false,
+            default_ttl,
+        }
+    }
+
     async fn start_with(config: CacheConfig, clock: Clock) -> CacheResult<Cache> {
         let default_ttl = config.default_ttl_seconds.0;
         let service = CacheService::start(config, clock).await?;

@@ -57,8 +57,11 @@
 pub use deeper_cache_actors::{
     AdapterKind, CacheConfig, CacheError, CacheResult, ChildKind, ChildStatus, DefaultTtl,
     MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsReporterConfig, NamespaceUsage,
-    OpSnapshot, TableUsage, Ttl,
+    OpSnapshot, Strategy, SupervisorConfig, TableUsage, Ttl,
 };
+
+/// The actor runtime (ractor), for applications that embed the cache in their own tree.
+pub use deeper_cache_actors::ractor;
 
 #[cfg(feature = "testing")]
 pub use deeper_cache_actors::{Fault, ManualClock};

@@ -31,6 +31,8 @@ pub struct CacheConfig {
     pub memory: MemoryConfig,
     /// MetricsReporter settings.
     pub metrics_reporter: MetricsReporterConfig,
+    /// Supervision: restart strategy and intensity.
+    pub supervisor: SupervisorConfig,
 }
 
 impl Default for CacheConfig {
@@ -43,6 +45,7 @@ impl Default for CacheConfig {
             call_timeout_ms: 5_000,
             memory: MemoryConfig::default(),
             metrics_reporter: MetricsReporterConfig::default(),
+            supervisor: SupervisorConfig::default(),
         }
     }
 }
@@ -91,6 +94,53 @@ impl Default for MetricsReporterConfig {
     fn default() -> Self {
         MetricsReporterConfig {
             report_interval_ms: 10_000,
+        }
+    }
+}
+
+/// OTP restart strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Restart only the child that exited.
+    #[default]
+    OneForOne,
+    /// Restart every child.
+    OneForAll,
+    /// Restart the child that exited and every child started after it.
+    RestForOne,
+}
+
+impl Strategy {
+    /// The OTP name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::OneForOne => "one_for_one",
+            Strategy::OneForAll => "one_for_all",
+            Strategy::RestForOne => "rest_for_one",
+        }
+    }
+}
+
+/// Settings of the cache supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorConfig {
+    /// Which children restart when one exits.
+    pub strategy: Strategy,
+    /// Most restarts allowed within `max_seconds`; one more stops the supervisor so its parent
+    /// decides (OTP restart intensity).
+    pub max_restarts: u32,
+    /// The intensity window, in seconds.
+    pub max_seconds: u64,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            strategy: Strategy::OneForOne,
+            max_restarts: 3,
+            max_seconds: 5,
         }
     }
 }
@@ -182,6 +232,7 @@ impl CacheConfig {
             "metrics_reporter.report_interval_ms",
             self.metrics_reporter.report_interval_ms,
         )?;
+        positive("supervisor.max_seconds", self.supervisor.max_seconds)?;
         Ok(())
     }
 

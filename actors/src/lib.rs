@@ -63,7 +63,10 @@ pub use backend::{CacheBackend, NamespaceUsage, TableUsage};
 pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
-pub use config::{AdapterKind, CacheConfig, DefaultTtl, MemoryConfig, MetricsReporterConfig};
+pub use config::{
+    AdapterKind, CacheConfig, DefaultTtl, MemoryConfig, MetricsReporterConfig, Strategy,
+    SupervisorConfig,
+};
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]
 pub use faults::Fault;
@@ -72,6 +75,9 @@ pub use service::CacheService;
 pub use stats::OpSnapshot;
 pub use supervisor::{ChildKind, ChildStatus};
 pub use ttl::Ttl;
+
+/// The actor runtime, re-exported so embedding applications use the same version.
+pub use ractor;
 
 /// Longest key accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;

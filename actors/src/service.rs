@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ractor::concurrency::oneshot;
-use ractor::{Actor, ActorRef, RpcReplyPort, SpawnErr};
+use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort, SpawnErr};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -54,7 +54,11 @@ struct Inner {
     slots: Arc<Slots>,
     counters: Arc<OpCounters>,
     table: Option<Arc<MemoryTable>>,
-    supervisor: ActorRef<SupervisorMsg>,
+    /// Everything a supervisor incarnation starts from; kept so the application can start the
+    /// tree again (same table, same counters, same handles) after it failed.
+    args: SupervisorArgs,
+    /// The current supervisor incarnation.
+    supervisor: std::sync::Mutex<ActorRef<SupervisorMsg>>,
     /// The supervisor's task, awaited by `shutdown()`.
     join: Mutex<Option<JoinHandle<()>>>,
     /// Test-only fault hooks.
@@ -62,12 +66,32 @@ struct Inner {
     faults: Faults,
 }
 
+impl Inner {
+    fn supervisor(&self) -> ActorRef<SupervisorMsg> {
+        match self.supervisor.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         if !self.slots.is_closed() {
             self.slots.closed.store(true, Ordering::Release);
-            self.supervisor.stop(Some("cache handle dropped".into()));
+            self.supervisor().stop(Some("cache handle dropped".into()));
         }
+    }
+}
+
+fn start_error(e: SpawnErr) -> CacheError {
+    CacheError::Start {
+        reason: match e {
+            SpawnErr::ActorAlreadyRegistered(n) => {
+                format!("instance name {n:?} is already in use")
+            }
+            other => other.to_string(),
+        },
     }
 }
 
@@ -78,6 +102,29 @@ impl CacheService {
     /// [`CacheError::Config`] for invalid settings, [`CacheError::Start`] when the tree cannot
     /// start (for example the instance name is already in use).
     pub async fn start(config: CacheConfig, clock: Clock) -> CacheResult<CacheService> {
+        Self::start_under(config, clock, None).await
+    }
+
+    /// As [`CacheService::start`], with the cache supervisor linked under `parent`: when the
+    /// cache tree fails (restart intensity exceeded), `parent` receives `ActorFailed` for the
+    /// cell returned by [`CacheService::supervisor_cell`] and may call
+    /// [`CacheService::restart_linked`].
+    ///
+    /// # Errors
+    /// As [`CacheService::start`].
+    pub async fn start_linked(
+        config: CacheConfig,
+        clock: Clock,
+        parent: ActorCell,
+    ) -> CacheResult<CacheService> {
+        Self::start_under(config, clock, Some(parent)).await
+    }
+
+    async fn start_under(
+        config: CacheConfig,
+        clock: Clock,
+        parent: Option<ActorCell>,
+    ) -> CacheResult<CacheService> {
         config.validate()?;
         let name = config.name.clone().unwrap_or_else(|| {
             format!(
@@ -104,16 +151,7 @@ impl CacheService {
             slots: slots.clone(),
             faults: faults.clone(),
         };
-        let (supervisor, join) = Actor::spawn(Some(name.clone()), CacheSupervisor, args)
-            .await
-            .map_err(|e| CacheError::Start {
-                reason: match e {
-                    SpawnErr::ActorAlreadyRegistered(n) => {
-                        format!("instance name {n:?} is already in use")
-                    }
-                    other => other.to_string(),
-                },
-            })?;
+        let (supervisor, join) = spawn_supervisor(args.clone(), parent).await?;
         Ok(CacheService {
             inner: Arc::new(Inner {
                 name,
@@ -122,11 +160,44 @@ impl CacheService {
                 slots,
                 counters,
                 table,
-                supervisor,
+                args,
+                supervisor: std::sync::Mutex::new(supervisor),
                 join: Mutex::new(Some(join)),
                 faults,
             }),
         })
+    }
+
+    /// Starts a new supervisor incarnation under `parent` after the previous one failed. The
+    /// new tree takes over the same table, counters and handles: every clone of this service
+    /// works again.
+    ///
+    /// # Errors
+    /// [`CacheError::ShutDown`] after `shutdown()`; [`CacheError::Start`] when the previous
+    /// incarnation is still running or the tree cannot start.
+    pub async fn restart_linked(&self, parent: ActorCell) -> CacheResult<()> {
+        if self.is_shut_down() {
+            return Err(CacheError::ShutDown);
+        }
+        let mut join = self.inner.join.lock().await;
+        if self.inner.supervisor().get_status() < ractor::ActorStatus::Stopping {
+            return Err(CacheError::Start {
+                reason: "the cache supervisor is still running".into(),
+            });
+        }
+        let (supervisor, handle) = spawn_supervisor(self.inner.args.clone(), Some(parent)).await?;
+        if let Ok(mut s) = self.inner.supervisor.lock() {
+            *s = supervisor;
+        }
+        if let Some(old) = join.replace(handle) {
+            let _ = old.await;
+        }
+        Ok(())
+    }
+
+    /// The current supervisor's cell, to match supervision events in a parent actor.
+    pub fn supervisor_cell(&self) -> ActorCell {
+        self.inner.supervisor().get_cell()
     }
 
     /// The instance name.
@@ -149,7 +220,7 @@ impl CacheService {
         self.inner.slots.closed.store(true, Ordering::Release);
         let join = self.inner.join.lock().await.take();
         if let Some(join) = join {
-            self.inner.supervisor.stop(Some("shutdown".into()));
+            self.inner.supervisor().stop(Some("shutdown".into()));
             let _ = join.await;
         }
     }
@@ -172,6 +243,11 @@ impl CacheService {
         loop {
             if slots.is_closed() {
                 return Err(CacheError::ShutDown);
+            }
+            if slots.is_failed() {
+                return Err(unavailable(
+                    "the cache supervisor has stopped (restart intensity exceeded)",
+                ));
             }
             let (tx, rx) = oneshot();
             let sent = match &*slots.adapter_slot().load() {
@@ -401,7 +477,7 @@ impl CacheService {
             return Err(CacheError::ShutDown);
         }
         self.inner
-            .supervisor
+            .supervisor()
             .call(SupervisorMsg::Status, Some(self.inner.call_timeout))
             .await
             .ok()
@@ -423,6 +499,12 @@ impl CacheService {
         loop {
             if self.is_shut_down() {
                 return Err(CacheError::ShutDown);
+            }
+            if self.inner.slots.is_failed() {
+                return Err(CacheError::Unavailable {
+                    operation,
+                    reason: "the cache supervisor has stopped (restart intensity exceeded)".into(),
+                });
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -446,4 +528,17 @@ impl CacheService {
             tokio::time::sleep(Duration::from_millis(1).min(remaining)).await;
         }
     }
+}
+
+/// Spawns a supervisor incarnation, standalone or linked under `parent`.
+async fn spawn_supervisor(
+    args: SupervisorArgs,
+    parent: Option<ActorCell>,
+) -> CacheResult<(ActorRef<SupervisorMsg>, JoinHandle<()>)> {
+    let name = Some(args.name.clone());
+    match parent {
+        Some(parent) => Actor::spawn_linked(name, CacheSupervisor, args, parent).await,
+        None => Actor::spawn(name, CacheSupervisor, args).await,
+    }
+    .map_err(start_error)
 }

@@ -10,14 +10,28 @@
 //! | MetricsReporter | always              | reads counters and asks the Store for usage         |
 //!
 //! The supervisor overrides `handle_supervisor_evt` (ractor's default would stop it on any
-//! child exit): a child that fails or stops unexpectedly is restarted on its own
-//! (`one_for_one`). The table and the counters live in `Arc`s the supervisor keeps and hands
-//! to each new incarnation, so no restart loses data. The facade finds the current incarnation
-//! of each actor through `Slots`, which the supervisor updates on every (re)start.
+//! child exit). When a child fails or stops unexpectedly, the configured OTP strategy
+//! (`supervisor.strategy`) decides which children restart:
+//!
+//! | strategy       | restarted                                              |
+//! |----------------|--------------------------------------------------------|
+//! | `one_for_one`  | the child that exited                                  |
+//! | `one_for_all`  | every child (the others are stopped first, in reverse) |
+//! | `rest_for_one` | the child that exited and every child after it         |
+//!
+//! Restart intensity: each exit handled, and each restart whose `pre_start` fails, counts one
+//! restart; more than `supervisor.max_restarts` within `supervisor.max_seconds` makes the
+//! supervisor log an ERROR and stop with an error, so its parent receives `ActorFailed` and
+//! decides (see `Cache::start_linked`). Facade calls then fail fast with `Unavailable`.
+//!
+//! The table and the counters live in `Arc`s the supervisor keeps and hands to each new
+//! incarnation, so no restart loses data. The facade finds the current incarnation of each
+//! actor through `Slots`, which the supervisor updates on every (re)start.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -26,7 +40,7 @@ use serde::Serialize;
 use crate::adapter::{AdapterArgs, AdapterMsg, CacheAdapter};
 use crate::backend::{CacheBackend, MemoryTable};
 use crate::cleanup::{Cleanup, CleanupArgs, CleanupMsg};
-use crate::config::CacheConfig;
+use crate::config::{CacheConfig, Strategy};
 use crate::faults::Faults;
 use crate::metrics_reporter::{MetricsReporter, MetricsReporterArgs};
 use crate::stats::OpCounters;
@@ -67,6 +81,9 @@ pub(crate) struct Slots {
     cleanup: ArcSwapOption<ActorRef<CleanupMsg>>,
     /// Set by `shutdown()` (or when the tree is gone): no more restarts, calls fail fast.
     pub(crate) closed: AtomicBool,
+    /// Set when the supervisor stopped itself (restart intensity exceeded); cleared when the
+    /// application restarts the tree. Calls fail fast with `Unavailable` meanwhile.
+    pub(crate) failed: AtomicBool,
 }
 
 impl Slots {
@@ -81,6 +98,9 @@ impl Slots {
     }
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
     }
     fn clear(&self, kind: ChildKind) {
         match kind {
@@ -135,11 +155,14 @@ struct Child {
     restarts: u32,
 }
 
-/// Supervisor state: its arguments and its children in start order.
+/// Supervisor state: its arguments, its children in start order, and the restart history
+/// the intensity limit is judged on.
 #[derive(Debug)]
 pub struct SupervisorState {
     args: SupervisorArgs,
     children: Vec<Child>,
+    /// When each restart within the current window happened.
+    restart_log: VecDeque<Instant>,
 }
 
 /// The cache's supervisor actor.
@@ -218,6 +241,33 @@ impl CacheSupervisor {
         Ok(cell)
     }
 
+    /// Records one restart and checks the intensity limit.
+    fn record_restart(state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+        let cfg = &state.args.config.supervisor;
+        let now = Instant::now();
+        let window = Duration::from_secs(cfg.max_seconds);
+        while state
+            .restart_log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            state.restart_log.pop_front();
+        }
+        state.restart_log.push_back(now);
+        if state.restart_log.len() > cfg.max_restarts as usize {
+            let reason = format!(
+                "restart intensity exceeded: more than {} restarts within {} s",
+                cfg.max_restarts, cfg.max_seconds
+            );
+            tracing::error!(cache = %state.args.name, %reason, "cache supervisor stops; its parent decides");
+            state.args.slots.failed.store(true, Ordering::Release);
+            return Err(reason.into());
+        }
+        Ok(())
+    }
+
+    /// Handles the exit of a child: picks the children to restart by strategy, stops the
+    /// survivors among them (reverse start order), and restarts them in start order.
     async fn on_child_exit(
         myself: &ActorRef<SupervisorMsg>,
         state: &mut SupervisorState,
@@ -233,26 +283,61 @@ impl CacheSupervisor {
             .iter()
             .position(|c| c.cell.as_ref().is_some_and(|c| c.get_id() == id))
         else {
-            return Ok(()); // an incarnation we already replaced
+            return Ok(()); // an incarnation we replaced or stopped on purpose
         };
-        let child = &mut state.children[idx];
-        let kind = child.kind;
-        child.cell = None;
-        child.restarts += 1;
-        let restarts = child.restarts;
+        let strategy = state.args.config.supervisor.strategy;
+        let kind = state.children[idx].kind;
+        state.children[idx].cell = None;
         state.args.slots.clear(kind);
         tracing::warn!(
             cache = %state.args.name,
             child = kind.as_str(),
             reason = %why,
-            restarts,
-            "child exited; restarting it (one_for_one)"
+            strategy = strategy.as_str(),
+            restarts_in_window = state.restart_log.len() + 1,
+            "child exited; restarting"
         );
-        let cell = Self::spawn_child(myself, &state.args, kind).await.map_err(|e| {
-            tracing::error!(cache = %state.args.name, child = kind.as_str(), error = %e, "restart failed; the cache supervisor stops");
-            e
-        })?;
-        state.children[idx].cell = Some(cell);
+        let targets: Vec<usize> = match strategy {
+            Strategy::OneForOne => vec![idx],
+            Strategy::OneForAll => (0..state.children.len()).collect(),
+            Strategy::RestForOne => (idx..state.children.len()).collect(),
+        };
+        // Stop the siblings being restarted with it. Their cells are cleared first, so the
+        // exit events they send are recognised as deliberate and ignored.
+        for &i in targets.iter().rev() {
+            if let Some(sibling) = state.children[i].cell.take() {
+                state.args.slots.clear(state.children[i].kind);
+                let _ = sibling
+                    .stop_and_wait(
+                        Some(format!("{} restart", strategy.as_str())),
+                        Some(Duration::from_secs(5)),
+                    )
+                    .await;
+            }
+        }
+        Self::record_restart(state)?;
+        for i in targets {
+            let kind = state.children[i].kind;
+            loop {
+                state.children[i].restarts += 1;
+                metrics::counter!(
+                    "deeper_hub_core_cache_actor_restarts_total",
+                    "cache" => state.args.name.clone(),
+                    "actor" => kind.as_str()
+                )
+                .increment(1);
+                match Self::spawn_child(myself, &state.args, kind).await {
+                    Ok(cell) => {
+                        state.children[i].cell = Some(cell);
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(cache = %state.args.name, child = kind.as_str(), error = %e, "restart failed in pre_start; counts as a restart");
+                        Self::record_restart(state)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -276,8 +361,13 @@ impl Actor for CacheSupervisor {
                 restarts: 0,
             });
         }
-        tracing::info!(cache = %args.name, backend = args.backend.name(), "cache started");
-        Ok(SupervisorState { args, children })
+        tracing::info!(cache = %args.name, backend = args.backend.name(), strategy = args.config.supervisor.strategy.as_str(), "cache started");
+        args.slots.failed.store(false, Ordering::Release);
+        Ok(SupervisorState {
+            args,
+            children,
+            restart_log: VecDeque::new(),
+        })
     }
 
     async fn post_stop(
