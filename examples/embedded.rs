@@ -11,7 +11,7 @@ use std::time::Duration;
 use deeper_cache::ractor::{
     Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, registry,
 };
-use deeper_cache::{Cache, CacheConfig, CacheError};
+use deeper_cache::{Cache, CacheConfig, CacheError, SupervisorConfig};
 
 /// The application's own supervisor.
 struct AppSupervisor;
@@ -90,11 +90,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let mut config = CacheConfig::default();
-    config.name = Some("embedded_cache".into());
-    config.call_timeout_ms = 1_000;
-    config.supervisor.max_restarts = 3;
-    config.supervisor.max_seconds = 5;
+    let config = CacheConfig {
+        name: Some("embedded_cache".into()),
+        call_timeout_ms: 1_000,
+        supervisor: SupervisorConfig {
+            max_restarts: 3,
+            max_seconds: 5,
+            ..SupervisorConfig::default()
+        },
+        ..CacheConfig::default()
+    };
     let (app, app_handle) = Actor::spawn(Some("app".into()), AppSupervisor, config).await?;
     let cache = app
         .call(AppMsg::GetCache, None)
@@ -126,7 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if restarted > 0 {
             break;
         }
-        if let Some(adapter) = registry::where_is("embedded_cache.adapter".to_string()) {
+        if let Some(adapter) = registry::where_is::<String>("embedded_cache.adapter".into()) {
             adapter.kill();
             kills += 1;
             println!("killed the cache adapter (#{kills})");

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use deeper_cache_actors::{
-    CacheConfig, CacheError, CacheResult, CacheService, ChildStatus, Clock, Glob, MAX_KEY_BYTES,
-    MAX_NAMESPACE_BYTES, OpSnapshot, TableUsage, Ttl, codec,
+    CacheConfig, CacheError, CacheResult, CacheService, Clock, Glob, MAX_KEY_BYTES,
+    MAX_NAMESPACE_BYTES, OpSnapshot, SupervisorStatus, TableUsage, Ttl, codec,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -472,11 +472,12 @@ impl Cache {
         self.service.inject_fault(child, fault);
     }
 
-    /// The supervisor's children with their current actor ids and restart counts.
+    /// The supervisor's strategy, restart count, and children with their current actor ids and
+    /// restart counts.
     ///
     /// # Errors
     /// `ShutDown`, or `Unavailable` when the supervisor does not answer.
-    pub async fn supervisor_status(&self) -> CacheResult<Vec<ChildStatus>> {
+    pub async fn supervisor_status(&self) -> CacheResult<SupervisorStatus> {
         self.service.supervisor_status().await
     }
 }

@@ -57,7 +57,7 @@
 pub use deeper_cache_actors::{
     AdapterKind, CacheConfig, CacheError, CacheResult, ChildKind, ChildStatus, DefaultTtl,
     MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsReporterConfig, NamespaceUsage,
-    OpSnapshot, Strategy, SupervisorConfig, TableUsage, Ttl,
+    OpSnapshot, Strategy, SupervisorConfig, SupervisorStatus, TableUsage, Ttl,
 };
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.

@@ -5,6 +5,7 @@
 //! caller code such as a `get_or_store` generator, which runs in the caller's task.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -80,6 +81,9 @@ pub enum AdapterMsg {
         delta: i64,
         /// TTL applied when the counter is created.
         ttl_on_create: Ttl,
+        /// Set just before the backend is touched: if the adapter dies and this is still
+        /// false, the increment was never applied and the caller may safely retry it.
+        started: Arc<AtomicBool>,
         /// Reply: the new value.
         reply: RpcReplyPort<CacheResult<i64>>,
     },
@@ -222,8 +226,11 @@ impl Actor for CacheAdapter {
                 key,
                 delta,
                 ttl_on_create,
+                started,
                 reply,
             } => {
+                started.store(true, Ordering::Release);
+                state.faults.midway(ChildKind::Adapter);
                 let r = b.increment(&ns, &key, delta, ttl_on_create).await;
                 c.write(&r);
                 let _ = reply.send(r);

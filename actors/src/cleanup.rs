@@ -68,9 +68,12 @@ impl Cleanup {
         let span = tracing::info_span!("cleanup", reason, removed = tracing::field::Empty);
         let table = &state.args.table;
         let batch = state.args.batch_size;
+        let faults = &state.args.faults;
         let removed = async {
             tracing::info!(reason, "cleanup started");
-            let removed = table.sweep_expired(batch).await;
+            let removed = table
+                .sweep_expired(batch, |_| faults.midway(ChildKind::Cleanup))
+                .await;
             tracing::info!(removed, "cleanup finished");
             removed
         }

@@ -38,6 +38,13 @@ impl Faults {
         Ok(())
     }
 
+    /// Hook inside long operations (between sweep batches).
+    #[inline]
+    pub(crate) fn midway(&self, _kind: ChildKind) {
+        #[cfg(feature = "testing")]
+        self.inner.midway(_kind);
+    }
+
     /// Arms `fault` for the next call (or start) of `kind`.
     #[cfg(feature = "testing")]
     pub fn arm(&self, kind: ChildKind, fault: Fault) {
@@ -55,6 +62,8 @@ pub enum Fault {
     Stall(Duration),
     /// Fail the next `pre_start`.
     FailStart,
+    /// Panic in the middle of the next long operation (after the first sweep batch).
+    PanicMidway,
 }
 
 /// Faults armed per child kind, consumed in order.
@@ -73,20 +82,25 @@ impl FaultInjector {
         }
     }
 
-    fn take(&self, kind: ChildKind, start: bool) -> Option<Fault> {
+    /// Takes the next fault of `kind` if it is one `accept` says this hook fires.
+    fn take(&self, kind: ChildKind, accept: impl Fn(Fault) -> bool) -> Option<Fault> {
         let mut m = self.armed.lock().ok()?;
         let q = m.get_mut(&kind)?;
-        let is_start = matches!(q.front(), Some(Fault::FailStart));
-        if is_start == start {
-            q.pop_front()
-        } else {
-            None
+        match q.front() {
+            Some(f) if accept(*f) => q.pop_front(),
+            _ => None,
+        }
+    }
+
+    fn midway(&self, kind: ChildKind) {
+        if self.take(kind, |f| f == Fault::PanicMidway).is_some() {
+            panic!("injected panic midway through {}", kind.as_str());
         }
     }
 
     /// Called at the start of each handler call.
     pub(crate) async fn before_handle(&self, kind: ChildKind) {
-        match self.take(kind, false) {
+        match self.take(kind, |f| matches!(f, Fault::Panic | Fault::Stall(_))) {
             Some(Fault::Panic) => panic!("injected panic in {}", kind.as_str()),
             Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
             _ => {}
@@ -95,7 +109,7 @@ impl FaultInjector {
 
     /// Called at the start of each `pre_start`.
     pub(crate) fn before_start(&self, kind: ChildKind) -> Result<(), String> {
-        match self.take(kind, true) {
+        match self.take(kind, |f| f == Fault::FailStart) {
             Some(_) => Err(format!("injected start failure in {}", kind.as_str())),
             None => Ok(()),
         }

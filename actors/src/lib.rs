@@ -73,7 +73,7 @@ pub use faults::Fault;
 pub use glob::Glob;
 pub use service::CacheService;
 pub use stats::OpSnapshot;
-pub use supervisor::{ChildKind, ChildStatus};
+pub use supervisor::{ChildKind, ChildStatus, SupervisorStatus};
 pub use ttl::Ttl;
 
 /// The actor runtime, re-exported so embedding applications use the same version.

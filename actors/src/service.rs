@@ -8,13 +8,15 @@
 //! - The call was never delivered (the adapter was down): it is retried, with a short backoff,
 //!   until a new incarnation takes it or `call_timeout_ms` passes (`Unavailable`).
 //! - The call was delivered and the actor died before replying: idempotent operations (reads,
-//!   `put`, `delete`, set additions/removals, `clear`, `delete_pattern`) are retried;
-//!   `increment` is not (it might have been applied) and returns `Unavailable`.
+//!   `put`, `delete`, set additions/removals, `clear`, `delete_pattern`) are retried.
+//!   `increment` is retried only if the adapter never began applying it (a flag the adapter
+//!   sets just before it touches the backend); if it had begun, the outcome is unknown and the
+//!   call returns `Unavailable` rather than risk counting twice.
 //! - A reply received is final: an acknowledged write is in the table, and the table outlives
 //!   every actor.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,7 +35,7 @@ use crate::faults::Faults;
 use crate::glob::Glob;
 use crate::stats::{OpCounters, OpSnapshot};
 use crate::store::StoreMsg;
-use crate::supervisor::{CacheSupervisor, ChildStatus, Slots, SupervisorArgs, SupervisorMsg};
+use crate::supervisor::{CacheSupervisor, Slots, SupervisorArgs, SupervisorMsg, SupervisorStatus};
 use crate::ttl::Ttl;
 
 /// Source of generated instance names.
@@ -229,7 +231,7 @@ impl CacheService {
     async fn call<R: Send + 'static>(
         &self,
         operation: &'static str,
-        idempotent: bool,
+        retry: Retry,
         build: impl Fn(RpcReplyPort<CacheResult<R>>) -> AdapterMsg,
     ) -> CacheResult<R> {
         let slots = &self.inner.slots;
@@ -264,12 +266,15 @@ impl CacheService {
                         });
                     }
                     // Delivered, then the actor died before replying.
-                    Ok(Err(_)) if !idempotent => {
-                        return Err(unavailable(
-                            "the adapter stopped while handling the call; it may or may not have been applied",
-                        ));
+                    Ok(Err(_)) => {
+                        if let Retry::IfNotStarted(started) = &retry
+                            && started.load(Ordering::Acquire)
+                        {
+                            return Err(unavailable(
+                                "the adapter stopped while applying the call; it may or may not have been applied",
+                            ));
+                        }
                     }
-                    Ok(Err(_)) => {}
                 }
             }
             // Not delivered (adapter down or restarting), or an idempotent call to retry.
@@ -286,7 +291,7 @@ impl CacheService {
 
     /// Reads an encoded value.
     pub async fn get(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Bytes>> {
-        self.call("get", true, |reply| AdapterMsg::Get {
+        self.call("get", Retry::Always, |reply| AdapterMsg::Get {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -296,7 +301,7 @@ impl CacheService {
 
     /// Writes an encoded value.
     pub async fn put(&self, ns: &Arc<str>, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
-        self.call("put", true, |reply| AdapterMsg::Put {
+        self.call("put", Retry::Always, |reply| AdapterMsg::Put {
             ns: ns.clone(),
             key: key.to_owned(),
             value: value.clone(),
@@ -308,7 +313,7 @@ impl CacheService {
 
     /// Deletes a key.
     pub async fn delete(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
-        self.call("delete", true, |reply| AdapterMsg::Delete {
+        self.call("delete", Retry::Always, |reply| AdapterMsg::Delete {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -318,7 +323,7 @@ impl CacheService {
 
     /// Whether a key is present.
     pub async fn exists(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
-        self.call("exists", true, |reply| AdapterMsg::Exists {
+        self.call("exists", Retry::Always, |reply| AdapterMsg::Exists {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -328,7 +333,7 @@ impl CacheService {
 
     /// Remaining time to live.
     pub async fn ttl(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Ttl>> {
-        self.call("ttl", true, |reply| AdapterMsg::Ttl {
+        self.call("ttl", Retry::Always, |reply| AdapterMsg::Ttl {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -344,12 +349,16 @@ impl CacheService {
         delta: i64,
         ttl_on_create: Ttl,
     ) -> CacheResult<i64> {
-        self.call("increment", false, |reply| AdapterMsg::Increment {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            delta,
-            ttl_on_create,
-            reply,
+        let started = Arc::new(AtomicBool::new(false));
+        self.call("increment", Retry::IfNotStarted(started.clone()), |reply| {
+            AdapterMsg::Increment {
+                ns: ns.clone(),
+                key: key.to_owned(),
+                delta,
+                ttl_on_create,
+                started: started.clone(),
+                reply,
+            }
         })
         .await
     }
@@ -362,7 +371,7 @@ impl CacheService {
         member: Bytes,
         ttl_on_create: Ttl,
     ) -> CacheResult<bool> {
-        self.call("add_to_set", true, |reply| AdapterMsg::AddToSet {
+        self.call("add_to_set", Retry::Always, |reply| AdapterMsg::AddToSet {
             ns: ns.clone(),
             key: key.to_owned(),
             member: member.clone(),
@@ -379,28 +388,32 @@ impl CacheService {
         key: &str,
         member: Bytes,
     ) -> CacheResult<bool> {
-        self.call("remove_from_set", true, |reply| AdapterMsg::RemoveFromSet {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            member: member.clone(),
-            reply,
+        self.call("remove_from_set", Retry::Always, |reply| {
+            AdapterMsg::RemoveFromSet {
+                ns: ns.clone(),
+                key: key.to_owned(),
+                member: member.clone(),
+                reply,
+            }
         })
         .await
     }
 
     /// All members of a set.
     pub async fn set_members(&self, ns: &Arc<str>, key: &str) -> CacheResult<Vec<Bytes>> {
-        self.call("set_members", true, |reply| AdapterMsg::SetMembers {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            reply,
+        self.call("set_members", Retry::Always, |reply| {
+            AdapterMsg::SetMembers {
+                ns: ns.clone(),
+                key: key.to_owned(),
+                reply,
+            }
         })
         .await
     }
 
     /// Set membership.
     pub async fn is_member(&self, ns: &Arc<str>, key: &str, member: Bytes) -> CacheResult<bool> {
-        self.call("is_member", true, |reply| AdapterMsg::IsMember {
+        self.call("is_member", Retry::Always, |reply| AdapterMsg::IsMember {
             ns: ns.clone(),
             key: key.to_owned(),
             member: member.clone(),
@@ -411,7 +424,7 @@ impl CacheService {
 
     /// Clears a namespace, or everything.
     pub async fn clear(&self, ns: Option<&Arc<str>>) -> CacheResult<u64> {
-        self.call("clear", true, |reply| AdapterMsg::Clear {
+        self.call("clear", Retry::Always, |reply| AdapterMsg::Clear {
             ns: ns.cloned(),
             reply,
         })
@@ -420,10 +433,12 @@ impl CacheService {
 
     /// Deletes the keys of a namespace matching a pattern.
     pub async fn delete_pattern(&self, ns: &Arc<str>, pattern: &Glob) -> CacheResult<u64> {
-        self.call("delete_pattern", true, |reply| AdapterMsg::DeletePattern {
-            ns: ns.clone(),
-            pattern: pattern.clone(),
-            reply,
+        self.call("delete_pattern", Retry::Always, |reply| {
+            AdapterMsg::DeletePattern {
+                ns: ns.clone(),
+                pattern: pattern.clone(),
+                reply,
+            }
         })
         .await
     }
@@ -472,7 +487,7 @@ impl CacheService {
     ///
     /// # Errors
     /// `ShutDown` after shutdown, `Unavailable` if the supervisor does not answer.
-    pub async fn supervisor_status(&self) -> CacheResult<Vec<ChildStatus>> {
+    pub async fn supervisor_status(&self) -> CacheResult<SupervisorStatus> {
         if self.is_shut_down() {
             return Err(CacheError::ShutDown);
         }
@@ -528,6 +543,14 @@ impl CacheService {
             tokio::time::sleep(Duration::from_millis(1).min(remaining)).await;
         }
     }
+}
+
+/// When a delivered call whose actor died before replying may be sent again.
+enum Retry {
+    /// Idempotent: always.
+    Always,
+    /// Only if the adapter had not begun applying it.
+    IfNotStarted(Arc<AtomicBool>),
 }
 
 /// Spawns a supervisor incarnation, standalone or linked under `parent`.

@@ -115,8 +115,19 @@ impl Slots {
 /// Requests the supervisor serves.
 #[derive(Debug)]
 pub enum SupervisorMsg {
-    /// The children, their ids and restart counts.
-    Status(RpcReplyPort<Vec<ChildStatus>>),
+    /// The strategy, the restart count and the children.
+    Status(RpcReplyPort<SupervisorStatus>),
+}
+
+/// What `Cache::supervisor_status` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupervisorStatus {
+    /// The restart strategy in force.
+    pub strategy: Strategy,
+    /// Child exits handled since start (one per failure, whatever the strategy restarts).
+    pub restarts: u64,
+    /// The children in start order.
+    pub children: Vec<ChildStatus>,
 }
 
 /// One child as the supervisor sees it.
@@ -163,6 +174,8 @@ pub struct SupervisorState {
     children: Vec<Child>,
     /// When each restart within the current window happened.
     restart_log: VecDeque<Instant>,
+    /// Child exits handled since start.
+    exits_handled: u64,
 }
 
 /// The cache's supervisor actor.
@@ -288,6 +301,7 @@ impl CacheSupervisor {
         let strategy = state.args.config.supervisor.strategy;
         let kind = state.children[idx].kind;
         state.children[idx].cell = None;
+        state.exits_handled += 1;
         state.args.slots.clear(kind);
         tracing::warn!(
             cache = %state.args.name,
@@ -367,6 +381,7 @@ impl Actor for CacheSupervisor {
             args,
             children,
             restart_log: VecDeque::new(),
+            exits_handled: 0,
         })
     }
 
@@ -397,7 +412,7 @@ impl Actor for CacheSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SupervisorMsg::Status(reply) => {
-                let status = state
+                let children = state
                     .children
                     .iter()
                     .map(|c| ChildStatus {
@@ -406,7 +421,11 @@ impl Actor for CacheSupervisor {
                         restarts: c.restarts,
                     })
                     .collect();
-                let _ = reply.send(status);
+                let _ = reply.send(SupervisorStatus {
+                    strategy: state.args.config.supervisor.strategy,
+                    restarts: state.exits_handled,
+                    children,
+                });
             }
         }
         Ok(())

@@ -228,11 +228,12 @@ impl MemoryTable {
 
     /// Removes expired entries, namespace by namespace, `batch` entries at a time, yielding to
     /// the runtime between batches so no reader or writer waits behind a whole sweep. Entries
-    /// that expire while the sweep runs are left for the next one. Returns the number removed.
+    /// that expire while the sweep runs are left for the next one. `after_batch` runs after each
+    /// batch with the running total. Returns the number removed.
     ///
     /// Finding the expired keys reads each DashMap shard under its read lock (writers to that
     /// shard wait for the scan of that shard only, never for the whole table).
-    pub async fn sweep_expired(&self, batch: usize) -> u64 {
+    pub async fn sweep_expired(&self, batch: usize, mut after_batch: impl FnMut(u64)) -> u64 {
         let now = self.clock.now_ms();
         let batch = batch.max(1);
         let mut removed = 0u64;
@@ -244,16 +245,19 @@ impl MemoryTable {
                 .map(|e| e.key().clone())
                 .collect();
             for chunk in expired.chunks(batch) {
+                let mut in_batch = 0;
                 for key in chunk {
                     if let Some((k, e)) = t.map.remove_if(key, |_, e| !e.is_live(now)) {
                         t.add_bytes(-e.size(&k));
-                        removed += 1;
+                        in_batch += 1;
                     }
                 }
+                self.count_expired(in_batch);
+                removed += in_batch;
+                after_batch(removed);
                 tokio::task::yield_now().await;
             }
         }
-        self.count_expired(removed);
         removed
     }
 
