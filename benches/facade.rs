@@ -15,11 +15,11 @@
 //!   N operations in a loop and returns its elapsed time (the caller is a task on the runtime,
 //!   like an application's request handler).
 //!
-//! Context peer in each group: `peer_tokio_echo`, a round trip to a bare tokio task over an
-//! unbounded mpsc plus a oneshot reply. A bare ractor actor echo would be the natural peer, but
-//! the root crate has no dependency on `ractor` (only the actors crate has) and the bench must
-//! not change Cargo.toml; ractor's own call path is built on the same two tokio channel kinds,
-//! so the tokio echo is a floor for an actor round trip, not a ractor figure.
+//! Context peers in each group, driven the same way as the facade calls:
+//! - `peer_ractor_echo`: `ActorRef::call` to a bare ractor actor that replies with its input
+//!   (no timeout, no backend): the cost of one actor RPC, which every facade call pays.
+//! - `peer_tokio_echo`: the same round trip to a bare tokio task over an unbounded mpsc plus a
+//!   oneshot reply, the floor under any actor RPC on this runtime.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -30,6 +30,8 @@ use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 use deeper_cache::{Cache, CacheConfig};
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
@@ -138,6 +140,48 @@ async fn echo(tx: &EchoTx, n: u64) {
     assert_eq!(rx.await.expect("echo reply"), n);
 }
 
+/// A bare ractor actor that answers every call with its input.
+struct EchoActor;
+
+struct Echo(u64, RpcReplyPort<u64>);
+
+impl Actor for EchoActor {
+    type Msg = Echo;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Echo>,
+        _args: (),
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Echo>,
+        Echo(n, reply): Echo,
+        _state: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        let _ = reply.send(n);
+        Ok(())
+    }
+}
+
+fn start_ractor_echo(rt: &Runtime) -> ActorRef<Echo> {
+    rt.block_on(Actor::spawn(None, EchoActor, ()))
+        .expect("spawn echo actor")
+        .0
+}
+
+async fn ractor_echo(actor: &ActorRef<Echo>, n: u64) {
+    match actor.call(|reply| Echo(n, reply), None).await {
+        Ok(CallResult::Success(m)) => assert_eq!(m, n),
+        _ => panic!("echo actor call failed"),
+    }
+}
+
 /// Caller driven by criterion's `to_async` (`block_on` on the bench thread).
 fn bench_to_async(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, cache: &Cache, d: &Data) {
     for (op, name) in Op::ALL {
@@ -150,6 +194,16 @@ fn bench_to_async(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, cache: &Ca
             })
         });
     }
+    let actor = start_ractor_echo(rt);
+    g.bench_function("peer_ractor_echo", |b| {
+        let mut n = 0u64;
+        b.to_async(rt).iter(|| {
+            n = n.wrapping_add(1);
+            let (actor, n) = (&actor, n);
+            async move { ractor_echo(actor, n).await }
+        })
+    });
+    actor.stop(None);
     let tx = start_echo(rt);
     g.bench_function("peer_tokio_echo", |b| {
         let mut n = 0u64;
@@ -178,6 +232,21 @@ fn bench_in_task(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, cache: &Cac
             })
         });
     }
+    let actor = start_ractor_echo(rt);
+    g.bench_function("peer_ractor_echo", |b| {
+        b.iter_custom(|iters| {
+            let actor = actor.clone();
+            rt.block_on(rt.spawn(async move {
+                let start = Instant::now();
+                for n in 0..iters {
+                    ractor_echo(&actor, n).await;
+                }
+                start.elapsed()
+            }))
+            .expect("bench task")
+        })
+    });
+    actor.stop(None);
     let tx = start_echo(rt);
     g.bench_function("peer_tokio_echo", |b| {
         b.iter_custom(|iters| {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use deeper_cache::ractor::{
     Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, registry,
 };
-use deeper_cache::{Cache, CacheConfig, CacheError, SupervisorConfig};
+use deeper_cache::{
+    AdapterConfig, Cache, CacheConfig, CacheError, DataPlaneMode, SupervisorConfig,
+};
 
 /// The application's own supervisor.
 struct AppSupervisor;
@@ -93,6 +95,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = CacheConfig {
         name: Some("embedded_cache".into()),
         call_timeout_ms: 1_000,
+        // Every call goes through the adapter actors, so killing one is felt by callers.
+        adapter: AdapterConfig {
+            mode: DataPlaneMode::Rpc,
+            partitions: 1,
+        },
         supervisor: SupervisorConfig {
             max_restarts: 3,
             max_seconds: 5,
@@ -131,7 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if restarted > 0 {
             break;
         }
-        if let Some(adapter) = registry::where_is::<String>("embedded_cache.adapter".into()) {
+        if let Some(adapter) = registry::where_is::<String>("embedded_cache.adapter.0".into()) {
             adapter.kill();
             kills += 1;
             println!("killed the cache adapter (#{kills})");

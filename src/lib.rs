@@ -55,9 +55,10 @@
 //! help right now, read the primary source" apart from a bad request.
 
 pub use deeper_cache_actors::{
-    AdapterKind, CacheConfig, CacheError, CacheResult, ChildKind, ChildStatus, DefaultTtl,
-    MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsReporterConfig, NamespaceUsage,
-    OpSnapshot, Strategy, SupervisorConfig, SupervisorStatus, TableUsage, Ttl,
+    AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, ChildKind, ChildStatus,
+    DataPlaneMode, DefaultTtl, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig,
+    MetricsReporterConfig, NamespaceUsage, OpSnapshot, Strategy, SupervisorConfig,
+    SupervisorStatus, TableUsage, Ttl,
 };
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.

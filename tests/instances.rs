@@ -9,6 +9,8 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 fn named(name: &str) -> CacheConfig {
     let mut c = CacheConfig::default();
     c.name = Some(name.into());
+    c.adapter.mode = deeper_cache::DataPlaneMode::Rpc;
+    c.adapter.partitions = 1;
     c
 }
 

@@ -174,7 +174,10 @@ async fn a_store_crash_loses_no_entries() {
 
 #[tokio::test]
 async fn an_adapter_crash_is_followed_by_the_facade() {
-    let cache = common::cache().await;
+    let mut config = CacheConfig::default();
+    config.adapter.mode = deeper_cache::DataPlaneMode::Rpc;
+    config.adapter.partitions = 1;
+    let cache = Cache::start(config).await.unwrap();
     cache.put("k", &"kept").await.unwrap();
     cache.inject_fault(ChildKind::Adapter, Fault::Panic);
     // The panicking call is a read (idempotent): it is retried on the new adapter.

@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use deeper_cache::ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use deeper_cache::{
-    Cache, CacheConfig, CacheError, ChildKind, Fault, ManualClock, Strategy, SupervisorStatus,
+    Cache, CacheConfig, CacheError, ChildKind, DataPlaneMode, Fault, ManualClock, Strategy,
+    SupervisorStatus,
 };
 use tokio::sync::mpsc;
 
+/// An `rpc`-mode configuration (two adapter partitions), so adapter crashes meet live calls.
 fn config(strategy: Strategy) -> CacheConfig {
     let mut c = CacheConfig::default();
+    c.adapter.mode = DataPlaneMode::Rpc;
+    c.adapter.partitions = 2;
     c.supervisor.strategy = strategy;
     c.supervisor.max_restarts = 100;
     c.supervisor.max_seconds = 60;
@@ -23,24 +27,16 @@ fn config(strategy: Strategy) -> CacheConfig {
     c
 }
 
-fn ids(s: &SupervisorStatus) -> HashMap<ChildKind, Option<String>> {
-    s.children
-        .iter()
-        .map(|c| (c.kind, c.actor_id.clone()))
-        .collect()
-}
-
-/// Which children got a new actor id between two status snapshots.
-fn changed(before: &SupervisorStatus, after: &SupervisorStatus) -> Vec<ChildKind> {
-    let (b, a) = (ids(before), ids(after));
-    let mut v: Vec<ChildKind> = before
+/// Positions (in start order) of the children that got a new actor id between two snapshots.
+fn changed(before: &SupervisorStatus, after: &SupervisorStatus) -> Vec<usize> {
+    before
         .children
         .iter()
-        .map(|c| c.kind)
-        .filter(|k| b[k] != a[k])
-        .collect();
-    v.sort_by_key(|k| format!("{k:?}"));
-    v
+        .zip(&after.children)
+        .enumerate()
+        .filter(|(_, (b, a))| b.actor_id != a.actor_id)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 async fn crash_adapter_and_wait(cache: &Cache) -> SupervisorStatus {
@@ -61,35 +57,43 @@ async fn crash_adapter_and_wait(cache: &Cache) -> SupervisorStatus {
 
 #[tokio::test]
 async fn each_strategy_restarts_exactly_the_children_otp_would() {
-    let expectations = [
-        (Strategy::OneForOne, vec![ChildKind::Adapter]),
-        (
-            Strategy::OneForAll,
-            vec![
-                ChildKind::Adapter,
-                ChildKind::Cleanup,
-                ChildKind::MetricsReporter,
-                ChildKind::Store,
-            ],
-        ),
-        (
-            Strategy::RestForOne,
-            vec![
-                ChildKind::Adapter,
-                ChildKind::Cleanup,
-                ChildKind::MetricsReporter,
-            ],
-        ),
-    ];
-    for (strategy, expected) in expectations {
+    for strategy in [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+    ] {
         let cache = Cache::start(config(strategy)).await.unwrap();
         cache.put("k", &1).await.unwrap();
         cache.increment("counter", 5).await.unwrap();
         cache.add_to_set("set", &"m").await.unwrap();
         let before = cache.supervisor_status().await.unwrap();
         assert_eq!(before.strategy, strategy);
+        let kinds: Vec<ChildKind> = before.children.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ChildKind::Store,
+                ChildKind::Adapter,
+                ChildKind::Adapter,
+                ChildKind::Cleanup,
+                ChildKind::MetricsReporter
+            ],
+            "declared start order"
+        );
         let after = crash_adapter_and_wait(&cache).await;
-        assert_eq!(changed(&before, &after), expected, "{strategy:?}");
+        let changed = changed(&before, &after);
+        // Under one_for_one and rest_for_one the crashed adapter is the first child that
+        // changed; under one_for_all every child changes.
+        let crashed = changed[0];
+        if strategy != Strategy::OneForAll {
+            assert_eq!(before.children[crashed].kind, ChildKind::Adapter);
+        }
+        let expected: Vec<usize> = match strategy {
+            Strategy::OneForOne => vec![crashed],
+            Strategy::OneForAll => (0..before.children.len()).collect(),
+            Strategy::RestForOne => (crashed..before.children.len()).collect(),
+        };
+        assert_eq!(changed, expected, "{strategy:?}");
         // No data lost, whatever restarted.
         assert_eq!(cache.increment("counter", 1).await.unwrap(), 6);
         assert!(cache.is_member("set", &"m").await.unwrap());
@@ -112,7 +116,10 @@ async fn rest_for_one_after_the_store_restarts_everything() {
         tokio::time::sleep(Duration::from_millis(2)).await;
         after = cache.supervisor_status().await.unwrap();
     }
-    assert_eq!(changed(&before, &after).len(), 4);
+    assert_eq!(
+        changed(&before, &after),
+        (0..before.children.len()).collect::<Vec<_>>()
+    );
     assert_eq!(cache.get::<i32>("k").await.unwrap(), Some(1));
     cache.shutdown().await;
 }
@@ -274,6 +281,14 @@ async fn a_cleanup_crash_mid_sweep_is_restarted_and_the_next_sweep_completes() {
     cache.shutdown().await;
 }
 
+/// Sets the flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Small deterministic PRNG (xorshift64*), one per task.
 struct Rng(u64);
 impl Rng {
@@ -308,8 +323,9 @@ struct TaskLog {
     errors: u64,
 }
 
-async fn chaos_run(strategy: Strategy) -> (u64, u64, u64) {
+async fn chaos_run(strategy: Strategy, mode: DataPlaneMode) -> (u64, u64, u64) {
     let mut c = config(strategy);
+    c.adapter.mode = mode;
     c.supervisor.max_restarts = 10_000;
     c.supervisor.max_seconds = 1;
     // Cleanup and MetricsReporter handle messages often, so faults armed for them fire soon.
@@ -319,24 +335,36 @@ async fn chaos_run(strategy: Strategy) -> (u64, u64, u64) {
     let done = Arc::new(AtomicBool::new(false));
     let faults_fired = Arc::new(AtomicU64::new(0));
     let faults_during_workload = Arc::new(AtomicU64::new(0));
+    let injector_done = Arc::new(AtomicBool::new(false));
 
     let injector = {
         let cache = cache.clone();
         let done = done.clone();
         let fired = faults_fired.clone();
         let during = faults_during_workload.clone();
+        let injector_done = injector_done.clone();
         tokio::spawn(async move {
+            // Whatever happens to this task (even a failed assertion), the workers stop.
+            let _stop_workers = SetOnDrop(injector_done);
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-            let kinds = [
-                ChildKind::Store,
-                ChildKind::Adapter,
-                ChildKind::Cleanup,
-                ChildKind::MetricsReporter,
-            ];
+            // In direct mode no call goes through the adapter, so it is not a target.
+            let kinds: &[ChildKind] = match mode {
+                DataPlaneMode::Rpc => &[
+                    ChildKind::Store,
+                    ChildKind::Adapter,
+                    ChildKind::Cleanup,
+                    ChildKind::MetricsReporter,
+                ],
+                DataPlaneMode::Direct => &[
+                    ChildKind::Store,
+                    ChildKind::Cleanup,
+                    ChildKind::MetricsReporter,
+                ],
+            };
             for _ in 0..PANICS {
                 tokio::time::sleep(Duration::from_micros(rng.below(3_000))).await;
                 let before = cache.supervisor_status().await.unwrap().restarts;
-                let kind = kinds[rng.below(4) as usize];
+                let kind = kinds[rng.below(kinds.len() as u64) as usize];
                 cache.inject_fault(kind, Fault::Panic);
                 if kind == ChildKind::Store {
                     // Only requests reach the Store: make one.
@@ -367,10 +395,20 @@ async fn chaos_run(strategy: Strategy) -> (u64, u64, u64) {
     let mut workers = Vec::new();
     for t in 0..TASKS {
         let cache = cache.clone();
+        let injector_done = injector_done.clone();
         workers.push(tokio::spawn(async move {
             let mut rng = Rng(0xDEAD_BEEF ^ (t + 1).wrapping_mul(0x1234_5678_9ABC));
             let mut log = TaskLog::default();
-            for seq in 0..OPS_PER_TASK {
+            // At least OPS_PER_TASK operations, and on until every fault has fired, so all of
+            // them hit a running workload (direct mode runs the operations much faster).
+            let mut seq = 0u64;
+            while seq < OPS_PER_TASK || !injector_done.load(Ordering::Acquire) {
+                seq += 1;
+                if seq % 64 == 0 {
+                    // Direct-mode calls complete without ever yielding; give the actors and the
+                    // injector their turn, as a real application's I/O would.
+                    tokio::task::yield_now().await;
+                }
                 log.ops += 1;
                 let ok = match rng.below(10) {
                     0..=2 => {
@@ -474,7 +512,7 @@ async fn chaos_run(strategy: Strategy) -> (u64, u64, u64) {
     }
     let status = cache.supervisor_status().await.unwrap();
     println!(
-        "chaos {strategy:?}: {ops} operations, {} faults injected ({} while the workload ran), {} restarts observed, {errors} errors, {lost} lost or phantom writes",
+        "chaos {strategy:?} {mode:?}: {ops} operations, {} faults injected ({} while the workload ran), {} restarts observed, {errors} errors, {lost} lost or phantom writes",
         faults_fired.load(Ordering::Relaxed),
         faults_during_workload.load(Ordering::Relaxed),
         status.restarts
@@ -492,21 +530,36 @@ async fn chaos_run(strategy: Strategy) -> (u64, u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_one_for_one() {
-    tokio::time::timeout(Duration::from_secs(300), chaos_run(Strategy::OneForOne))
+    for mode in [DataPlaneMode::Rpc, DataPlaneMode::Direct] {
+        tokio::time::timeout(
+            Duration::from_secs(300),
+            chaos_run(Strategy::OneForOne, mode),
+        )
         .await
         .expect("no call hung");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_one_for_all() {
-    tokio::time::timeout(Duration::from_secs(300), chaos_run(Strategy::OneForAll))
+    for mode in [DataPlaneMode::Rpc, DataPlaneMode::Direct] {
+        tokio::time::timeout(
+            Duration::from_secs(300),
+            chaos_run(Strategy::OneForAll, mode),
+        )
         .await
         .expect("no call hung");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_rest_for_one() {
-    tokio::time::timeout(Duration::from_secs(300), chaos_run(Strategy::RestForOne))
+    for mode in [DataPlaneMode::Rpc, DataPlaneMode::Direct] {
+        tokio::time::timeout(
+            Duration::from_secs(300),
+            chaos_run(Strategy::RestForOne, mode),
+        )
         .await
         .expect("no call hung");
+    }
 }

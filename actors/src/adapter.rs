@@ -258,11 +258,7 @@ impl Actor for CacheAdapter {
             }
             AdapterMsg::SetMembers { ns, key, reply } => {
                 let r = b.set_members(&ns, &key).await;
-                c.read(
-                    &r.as_ref()
-                        .map(|m| (!m.is_empty()).then_some(()))
-                        .map_err(Clone::clone),
-                );
+                c.members(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::IsMember {

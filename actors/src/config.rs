@@ -27,6 +27,8 @@ pub struct CacheConfig {
     /// How long a facade call waits for the actors (including restarts) before it returns
     /// `Timeout` or `Unavailable`.
     pub call_timeout_ms: u64,
+    /// Data plane: how facade calls reach the backend.
+    pub adapter: AdapterConfig,
     /// In-memory backend settings.
     pub memory: MemoryConfig,
     /// MetricsReporter settings.
@@ -43,6 +45,7 @@ impl Default for CacheConfig {
             default_adapter: AdapterKind::Memory,
             default_ttl_seconds: DefaultTtl(Ttl::After(Duration::from_secs(3600))),
             call_timeout_ms: 5_000,
+            adapter: AdapterConfig::default(),
             memory: MemoryConfig::default(),
             metrics_reporter: MetricsReporterConfig::default(),
             supervisor: SupervisorConfig::default(),
@@ -58,6 +61,45 @@ pub enum AdapterKind {
     Memory,
     /// Caching disabled: reads miss, writes store nothing.
     Noop,
+}
+
+/// How facade calls reach the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataPlaneMode {
+    /// Every call is a message to one of `adapter.partitions` CacheAdapter actors (the seed's
+    /// GenServer shape).
+    Rpc,
+    /// Calls run in the caller's task against the backend (on the memory backend: the shared
+    /// concurrent table, as Elixir code uses ETS); the actors own the table, sweep, report and
+    /// supervise. The default: see `docs/PERFORMANCE.md`.
+    #[default]
+    Direct,
+}
+
+/// Settings of the data plane.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdapterConfig {
+    /// `rpc` or `direct`.
+    pub mode: DataPlaneMode,
+    /// Number of CacheAdapter actors in `rpc` mode, requests routed by key hash; 0 means the
+    /// number of CPU cores. In `direct` mode one adapter still runs (it serves nothing on the
+    /// data path but keeps the tree's shape).
+    pub partitions: usize,
+}
+
+impl AdapterConfig {
+    /// The number of adapter actors this configuration runs.
+    pub fn effective_partitions(&self) -> usize {
+        match self.mode {
+            DataPlaneMode::Direct => 1,
+            DataPlaneMode::Rpc if self.partitions == 0 => std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1),
+            DataPlaneMode::Rpc => self.partitions,
+        }
+    }
 }
 
 /// Settings of the in-memory table.
@@ -233,6 +275,13 @@ impl CacheConfig {
             self.metrics_reporter.report_interval_ms,
         )?;
         positive("supervisor.max_seconds", self.supervisor.max_seconds)?;
+        if self.adapter.partitions > 1024 {
+            return Err(CacheError::Config {
+                key: "adapter.partitions".into(),
+                value: self.adapter.partitions.to_string(),
+                message: "at most 1024 (0 = one per CPU core)".into(),
+            });
+        }
         Ok(())
     }
 

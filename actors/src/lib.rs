@@ -64,8 +64,8 @@ pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use config::{
-    AdapterKind, CacheConfig, DefaultTtl, MemoryConfig, MetricsReporterConfig, Strategy,
-    SupervisorConfig,
+    AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, MemoryConfig,
+    MetricsReporterConfig, Strategy, SupervisorConfig,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]

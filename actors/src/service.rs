@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::hash::BuildHasher;
+
 use bytes::Bytes;
 use ractor::concurrency::oneshot;
 use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort, SpawnErr};
@@ -29,7 +31,7 @@ use tokio::time::Instant;
 use crate::adapter::AdapterMsg;
 use crate::backend::{CacheBackend, MemoryBackend, MemoryTable, NoopBackend, TableUsage};
 use crate::clock::Clock;
-use crate::config::{AdapterKind, CacheConfig};
+use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
 use crate::error::{CacheError, CacheResult};
 use crate::faults::Faults;
 use crate::glob::Glob;
@@ -37,6 +39,9 @@ use crate::stats::{OpCounters, OpSnapshot};
 use crate::store::StoreMsg;
 use crate::supervisor::{CacheSupervisor, Slots, SupervisorArgs, SupervisorMsg, SupervisorStatus};
 use crate::ttl::Ttl;
+
+/// Hasher routing keys to adapter partitions (fixed seed: routing is stable for a process).
+static ROUTE_HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5eed);
 
 /// Source of generated instance names.
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
@@ -56,6 +61,8 @@ struct Inner {
     slots: Arc<Slots>,
     counters: Arc<OpCounters>,
     table: Option<Arc<MemoryTable>>,
+    /// `direct` mode: the backend the caller's task calls itself. `None` in `rpc` mode.
+    direct: Option<Arc<dyn CacheBackend>>,
     /// Everything a supervisor incarnation starts from; kept so the application can start the
     /// tree again (same table, same counters, same handles) after it failed.
     args: SupervisorArgs,
@@ -141,7 +148,8 @@ impl CacheService {
             }
             AdapterKind::Noop => (Arc::new(NoopBackend), None),
         };
-        let slots = Arc::new(Slots::default());
+        let slots = Arc::new(Slots::new(config.adapter.effective_partitions()));
+        let direct = (config.adapter.mode == DataPlaneMode::Direct).then(|| backend.clone());
         let counters = Arc::new(OpCounters::default());
         let faults = Faults::default();
         let args = SupervisorArgs {
@@ -162,6 +170,7 @@ impl CacheService {
                 slots,
                 counters,
                 table,
+                direct,
                 args,
                 supervisor: std::sync::Mutex::new(supervisor),
                 join: Mutex::new(Some(join)),
@@ -231,6 +240,7 @@ impl CacheService {
     async fn call<R: Send + 'static>(
         &self,
         operation: &'static str,
+        partition: usize,
         retry: Retry,
         build: impl Fn(RpcReplyPort<CacheResult<R>>) -> AdapterMsg,
     ) -> CacheResult<R> {
@@ -252,7 +262,7 @@ impl CacheService {
                 ));
             }
             let (tx, rx) = oneshot();
-            let sent = match &*slots.adapter_slot().load() {
+            let sent = match &*slots.adapter_slot(partition).load() {
                 Some(adapter) => adapter.send_message(build(tx.into())).is_ok(),
                 None => false,
             };
@@ -289,9 +299,51 @@ impl CacheService {
         }
     }
 
+    /// Fails fast after `shutdown()` or when the tree has failed.
+    fn check_open(&self, operation: &'static str) -> CacheResult<()> {
+        if self.inner.slots.is_closed() {
+            return Err(CacheError::ShutDown);
+        }
+        if self.inner.slots.is_failed() {
+            return Err(CacheError::Unavailable {
+                operation,
+                reason: "the cache supervisor has stopped (restart intensity exceeded)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// In `direct` mode, the backend to call from the caller's task (after the open checks).
+    #[inline]
+    fn direct(&self, operation: &'static str) -> CacheResult<Option<&dyn CacheBackend>> {
+        match &self.inner.direct {
+            None => Ok(None),
+            Some(b) => {
+                self.check_open(operation)?;
+                Ok(Some(&**b))
+            }
+        }
+    }
+
+    /// The adapter partition that serves `(ns, key)`: the same key always goes to the same
+    /// partition, so one key's operations are applied in the order they were sent.
+    pub fn partition_of(&self, ns: &str, key: &str) -> usize {
+        let n = self.inner.slots.partitions();
+        if n == 1 {
+            return 0;
+        }
+        (ROUTE_HASHER.hash_one((ns, key)) % n as u64) as usize
+    }
+
     /// Reads an encoded value.
     pub async fn get(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Bytes>> {
-        self.call("get", Retry::Always, |reply| AdapterMsg::Get {
+        if let Some(b) = self.direct("get")? {
+            let r = b.get(ns, key).await;
+            self.inner.counters.read(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -301,7 +353,13 @@ impl CacheService {
 
     /// Writes an encoded value.
     pub async fn put(&self, ns: &Arc<str>, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
-        self.call("put", Retry::Always, |reply| AdapterMsg::Put {
+        if let Some(b) = self.direct("put")? {
+            let r = b.put(ns, key, value, ttl).await;
+            self.inner.counters.write(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("put", p, Retry::Always, |reply| AdapterMsg::Put {
             ns: ns.clone(),
             key: key.to_owned(),
             value: value.clone(),
@@ -313,7 +371,13 @@ impl CacheService {
 
     /// Deletes a key.
     pub async fn delete(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
-        self.call("delete", Retry::Always, |reply| AdapterMsg::Delete {
+        if let Some(b) = self.direct("delete")? {
+            let r = b.delete(ns, key).await;
+            self.inner.counters.delete(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("delete", p, Retry::Always, |reply| AdapterMsg::Delete {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -323,7 +387,13 @@ impl CacheService {
 
     /// Whether a key is present.
     pub async fn exists(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
-        self.call("exists", Retry::Always, |reply| AdapterMsg::Exists {
+        if let Some(b) = self.direct("exists")? {
+            let r = b.exists(ns, key).await;
+            self.inner.counters.probe(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("exists", p, Retry::Always, |reply| AdapterMsg::Exists {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -333,7 +403,13 @@ impl CacheService {
 
     /// Remaining time to live.
     pub async fn ttl(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Ttl>> {
-        self.call("ttl", Retry::Always, |reply| AdapterMsg::Ttl {
+        if let Some(b) = self.direct("ttl")? {
+            let r = b.ttl(ns, key).await;
+            self.inner.counters.read(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("ttl", p, Retry::Always, |reply| AdapterMsg::Ttl {
             ns: ns.clone(),
             key: key.to_owned(),
             reply,
@@ -341,7 +417,7 @@ impl CacheService {
         .await
     }
 
-    /// Atomic counter update (not retried once delivered: see the module doc).
+    /// Atomic counter update (see the module doc for when it is retried).
     pub async fn increment(
         &self,
         ns: &Arc<str>,
@@ -349,16 +425,21 @@ impl CacheService {
         delta: i64,
         ttl_on_create: Ttl,
     ) -> CacheResult<i64> {
+        if let Some(b) = self.direct("increment")? {
+            let r = b.increment(ns, key, delta, ttl_on_create).await;
+            self.inner.counters.write(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
         let started = Arc::new(AtomicBool::new(false));
-        self.call("increment", Retry::IfNotStarted(started.clone()), |reply| {
-            AdapterMsg::Increment {
-                ns: ns.clone(),
-                key: key.to_owned(),
-                delta,
-                ttl_on_create,
-                started: started.clone(),
-                reply,
-            }
+        let retry = Retry::IfNotStarted(started.clone());
+        self.call("increment", p, retry, |reply| AdapterMsg::Increment {
+            ns: ns.clone(),
+            key: key.to_owned(),
+            delta,
+            ttl_on_create,
+            started: started.clone(),
+            reply,
         })
         .await
     }
@@ -371,12 +452,20 @@ impl CacheService {
         member: Bytes,
         ttl_on_create: Ttl,
     ) -> CacheResult<bool> {
-        self.call("add_to_set", Retry::Always, |reply| AdapterMsg::AddToSet {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            member: member.clone(),
-            ttl_on_create,
-            reply,
+        if let Some(b) = self.direct("add_to_set")? {
+            let r = b.add_to_set(ns, key, member, ttl_on_create).await;
+            self.inner.counters.write(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("add_to_set", p, Retry::Always, |reply| {
+            AdapterMsg::AddToSet {
+                ns: ns.clone(),
+                key: key.to_owned(),
+                member: member.clone(),
+                ttl_on_create,
+                reply,
+            }
         })
         .await
     }
@@ -388,7 +477,13 @@ impl CacheService {
         key: &str,
         member: Bytes,
     ) -> CacheResult<bool> {
-        self.call("remove_from_set", Retry::Always, |reply| {
+        if let Some(b) = self.direct("remove_from_set")? {
+            let r = b.remove_from_set(ns, key, member).await;
+            self.inner.counters.write(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("remove_from_set", p, Retry::Always, |reply| {
             AdapterMsg::RemoveFromSet {
                 ns: ns.clone(),
                 key: key.to_owned(),
@@ -401,7 +496,13 @@ impl CacheService {
 
     /// All members of a set.
     pub async fn set_members(&self, ns: &Arc<str>, key: &str) -> CacheResult<Vec<Bytes>> {
-        self.call("set_members", Retry::Always, |reply| {
+        if let Some(b) = self.direct("set_members")? {
+            let r = b.set_members(ns, key).await;
+            self.inner.counters.members(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("set_members", p, Retry::Always, |reply| {
             AdapterMsg::SetMembers {
                 ns: ns.clone(),
                 key: key.to_owned(),
@@ -413,18 +514,31 @@ impl CacheService {
 
     /// Set membership.
     pub async fn is_member(&self, ns: &Arc<str>, key: &str, member: Bytes) -> CacheResult<bool> {
-        self.call("is_member", Retry::Always, |reply| AdapterMsg::IsMember {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            member: member.clone(),
-            reply,
+        if let Some(b) = self.direct("is_member")? {
+            let r = b.is_member(ns, key, member).await;
+            self.inner.counters.probe(&r);
+            return r;
+        }
+        let p = self.partition_of(ns, key);
+        self.call("is_member", p, Retry::Always, |reply| {
+            AdapterMsg::IsMember {
+                ns: ns.clone(),
+                key: key.to_owned(),
+                member: member.clone(),
+                reply,
+            }
         })
         .await
     }
 
     /// Clears a namespace, or everything.
     pub async fn clear(&self, ns: Option<&Arc<str>>) -> CacheResult<u64> {
-        self.call("clear", Retry::Always, |reply| AdapterMsg::Clear {
+        if let Some(b) = self.direct("clear")? {
+            let r = b.clear(ns.map(|n| &**n)).await;
+            self.inner.counters.delete(&r);
+            return r;
+        }
+        self.call("clear", 0, Retry::Always, |reply| AdapterMsg::Clear {
             ns: ns.cloned(),
             reply,
         })
@@ -433,7 +547,12 @@ impl CacheService {
 
     /// Deletes the keys of a namespace matching a pattern.
     pub async fn delete_pattern(&self, ns: &Arc<str>, pattern: &Glob) -> CacheResult<u64> {
-        self.call("delete_pattern", Retry::Always, |reply| {
+        if let Some(b) = self.direct("delete_pattern")? {
+            let r = b.delete_pattern(ns, pattern).await;
+            self.inner.counters.delete(&r);
+            return r;
+        }
+        self.call("delete_pattern", 0, Retry::Always, |reply| {
             AdapterMsg::DeletePattern {
                 ns: ns.clone(),
                 pattern: pattern.clone(),
@@ -512,15 +631,7 @@ impl CacheService {
     ) -> CacheResult<R> {
         let deadline = Instant::now() + self.inner.call_timeout;
         loop {
-            if self.is_shut_down() {
-                return Err(CacheError::ShutDown);
-            }
-            if self.inner.slots.is_failed() {
-                return Err(CacheError::Unavailable {
-                    operation,
-                    reason: "the cache supervisor has stopped (restart intensity exceeded)".into(),
-                });
-            }
+            self.check_open(operation)?;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(CacheError::Unavailable {

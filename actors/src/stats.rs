@@ -66,6 +66,16 @@ impl OpCounters {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records a set read: a non-empty set is a hit.
+    pub(crate) fn members<T>(&self, r: &CacheResult<Vec<T>>) {
+        let c = match r {
+            Ok(m) if !m.is_empty() => &self.hits,
+            Ok(_) => &self.misses,
+            Err(_) => &self.errors,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records a write.
     pub(crate) fn write<T>(&self, r: &CacheResult<T>) {
         let c = if r.is_ok() {

@@ -5,7 +5,7 @@
 //! | child           | present when        | why this position                                   |
 //! |-----------------|---------------------|-----------------------------------------------------|
 //! | Store           | memory backend      | owns the table the others use                       |
-//! | CacheAdapter    | always              | serves the facade; needs the table                  |
+//! | CacheAdapter ×N | always              | serves the facade (`adapter.partitions` in `rpc`)   |
 //! | Cleanup         | memory backend      | sweeps the table                                    |
 //! | MetricsReporter | always              | reads counters and asks the Store for usage         |
 //!
@@ -74,9 +74,10 @@ impl ChildKind {
 
 /// The current incarnation of each actor the facade talks to, swapped by the supervisor on
 /// every (re)start and emptied while a child is down.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Slots {
-    adapter: ArcSwapOption<ActorRef<AdapterMsg>>,
+    /// One slot per adapter partition.
+    adapters: Box<[ArcSwapOption<ActorRef<AdapterMsg>>]>,
     store: ArcSwapOption<ActorRef<StoreMsg>>,
     cleanup: ArcSwapOption<ActorRef<CleanupMsg>>,
     /// Set by `shutdown()` (or when the tree is gone): no more restarts, calls fail fast.
@@ -87,8 +88,22 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    pub(crate) fn adapter_slot(&self) -> &ArcSwapOption<ActorRef<AdapterMsg>> {
-        &self.adapter
+    pub(crate) fn new(partitions: usize) -> Self {
+        Slots {
+            adapters: (0..partitions.max(1))
+                .map(|_| ArcSwapOption::empty())
+                .collect(),
+            store: ArcSwapOption::empty(),
+            cleanup: ArcSwapOption::empty(),
+            closed: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        }
+    }
+    pub(crate) fn partitions(&self) -> usize {
+        self.adapters.len()
+    }
+    pub(crate) fn adapter_slot(&self, partition: usize) -> &ArcSwapOption<ActorRef<AdapterMsg>> {
+        &self.adapters[partition % self.adapters.len()]
     }
     pub(crate) fn store(&self) -> Option<ActorRef<StoreMsg>> {
         self.store.load().as_deref().cloned()
@@ -102,9 +117,9 @@ impl Slots {
     pub(crate) fn is_failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
     }
-    fn clear(&self, kind: ChildKind) {
+    fn clear(&self, kind: ChildKind, index: usize) {
         match kind {
-            ChildKind::Adapter => self.adapter.store(None),
+            ChildKind::Adapter => self.adapter_slot(index).store(None),
             ChildKind::Store => self.store.store(None),
             ChildKind::Cleanup => self.cleanup.store(None),
             ChildKind::MetricsReporter => {}
@@ -135,6 +150,8 @@ pub struct SupervisorStatus {
 pub struct ChildStatus {
     /// Which child.
     pub kind: ChildKind,
+    /// Partition number for adapters (`0..adapter.partitions`), 0 for the others.
+    pub index: usize,
     /// Current actor id (changes on every restart), `None` while down.
     pub actor_id: Option<String>,
     /// Restarts since the cache started.
@@ -162,6 +179,7 @@ pub struct SupervisorArgs {
 #[derive(Debug)]
 struct Child {
     kind: ChildKind,
+    index: usize,
     cell: Option<ActorCell>,
     restarts: u32,
 }
@@ -183,17 +201,17 @@ pub struct SupervisorState {
 pub struct CacheSupervisor;
 
 impl CacheSupervisor {
-    /// The child specs for a configuration, in start order.
-    fn child_specs(args: &SupervisorArgs) -> Vec<ChildKind> {
+    /// The child specs for a configuration, in start order: `(kind, index)`.
+    fn child_specs(args: &SupervisorArgs) -> Vec<(ChildKind, usize)> {
         let mut specs = Vec::with_capacity(4);
         if args.table.is_some() {
-            specs.push(ChildKind::Store);
+            specs.push((ChildKind::Store, 0));
         }
-        specs.push(ChildKind::Adapter);
+        specs.extend((0..args.slots.partitions()).map(|i| (ChildKind::Adapter, i)));
         if args.table.is_some() {
-            specs.push(ChildKind::Cleanup);
+            specs.push((ChildKind::Cleanup, 0));
         }
-        specs.push(ChildKind::MetricsReporter);
+        specs.push((ChildKind::MetricsReporter, 0));
         specs
     }
 
@@ -202,8 +220,12 @@ impl CacheSupervisor {
         myself: &ActorRef<SupervisorMsg>,
         args: &SupervisorArgs,
         kind: ChildKind,
+        index: usize,
     ) -> Result<ActorCell, ActorProcessingErr> {
-        let name = Some(format!("{}.{}", args.name, kind.as_str()));
+        let name = Some(match kind {
+            ChildKind::Adapter => format!("{}.adapter.{index}", args.name),
+            other => format!("{}.{}", args.name, other.as_str()),
+        });
         let sup = myself.get_cell();
         let missing_table = || -> ActorProcessingErr { "the memory table is missing".into() };
         let cell = match kind {
@@ -223,7 +245,9 @@ impl CacheSupervisor {
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, CacheAdapter, a, sup).await?;
-                args.slots.adapter.store(Some(Arc::new(r.clone())));
+                args.slots
+                    .adapter_slot(index)
+                    .store(Some(Arc::new(r.clone())));
                 r.get_cell()
             }
             ChildKind::Cleanup => {
@@ -302,7 +326,7 @@ impl CacheSupervisor {
         let kind = state.children[idx].kind;
         state.children[idx].cell = None;
         state.exits_handled += 1;
-        state.args.slots.clear(kind);
+        state.args.slots.clear(kind, state.children[idx].index);
         tracing::warn!(
             cache = %state.args.name,
             child = kind.as_str(),
@@ -320,7 +344,10 @@ impl CacheSupervisor {
         // exit events they send are recognised as deliberate and ignored.
         for &i in targets.iter().rev() {
             if let Some(sibling) = state.children[i].cell.take() {
-                state.args.slots.clear(state.children[i].kind);
+                state
+                    .args
+                    .slots
+                    .clear(state.children[i].kind, state.children[i].index);
                 let _ = sibling
                     .stop_and_wait(
                         Some(format!("{} restart", strategy.as_str())),
@@ -331,7 +358,7 @@ impl CacheSupervisor {
         }
         Self::record_restart(state)?;
         for i in targets {
-            let kind = state.children[i].kind;
+            let (kind, index) = (state.children[i].kind, state.children[i].index);
             loop {
                 state.children[i].restarts += 1;
                 metrics::counter!(
@@ -340,7 +367,7 @@ impl CacheSupervisor {
                     "actor" => kind.as_str()
                 )
                 .increment(1);
-                match Self::spawn_child(myself, &state.args, kind).await {
+                match Self::spawn_child(myself, &state.args, kind, index).await {
                     Ok(cell) => {
                         state.children[i].cell = Some(cell);
                         break;
@@ -367,10 +394,11 @@ impl Actor for CacheSupervisor {
         args: SupervisorArgs,
     ) -> Result<SupervisorState, ActorProcessingErr> {
         let mut children = Vec::new();
-        for kind in Self::child_specs(&args) {
-            let cell = Self::spawn_child(&myself, &args, kind).await?;
+        for (kind, index) in Self::child_specs(&args) {
+            let cell = Self::spawn_child(&myself, &args, kind, index).await?;
             children.push(Child {
                 kind,
+                index,
                 cell: Some(cell),
                 restarts: 0,
             });
@@ -393,7 +421,7 @@ impl Actor for CacheSupervisor {
         state.args.slots.closed.store(true, Ordering::Release);
         // Stop children in reverse start order and wait for each, so nothing outlives the tree.
         for child in state.children.iter_mut().rev() {
-            state.args.slots.clear(child.kind);
+            state.args.slots.clear(child.kind, child.index);
             if let Some(cell) = child.cell.take() {
                 let _ = cell
                     .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
@@ -417,6 +445,7 @@ impl Actor for CacheSupervisor {
                     .iter()
                     .map(|c| ChildStatus {
                         kind: c.kind,
+                        index: c.index,
                         actor_id: c.cell.as_ref().map(|c| c.get_id().to_string()),
                         restarts: c.restarts,
                     })

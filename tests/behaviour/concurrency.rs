@@ -1,11 +1,6 @@
-//! Concurrent callers: atomic counters and isolation of distinct keys.
-#![allow(clippy::field_reassign_with_default)]
-
-mod common;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_tasks_ten_thousand_increments_end_at_exactly_80000() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let cache = cache.clone();
@@ -24,7 +19,7 @@ async fn eight_tasks_ten_thousand_increments_end_at_exactly_80000() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_on_distinct_keys_never_see_each_others_values() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let mut tasks = Vec::new();
     for t in 0..8u32 {
         let cache = cache.clone();
@@ -46,7 +41,7 @@ async fn tasks_on_distinct_keys_never_see_each_others_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_set_additions_are_atomic() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let mut tasks = Vec::new();
     for t in 0..8u32 {
         let cache = cache.clone();

@@ -1,15 +1,10 @@
-//! TTL expiry before any sweep, and the Cleanup sweep.
-#![allow(clippy::field_reassign_with_default)]
-
-mod common;
-
 use std::time::Duration;
 
-use deeper_cache::{Cache, CacheConfig, ManualClock, Ttl};
+use deeper_cache::{Cache, ManualClock, Ttl};
 
 #[tokio::test]
 async fn expired_entry_is_a_miss_on_every_read_path_before_any_sweep() {
-    let (cache, clock) = common::cache_with_clock().await;
+    let (cache, clock) = cache_with_clock().await;
     cache
         .put_with_ttl("v", &"value", Duration::from_secs(10))
         .await
@@ -65,7 +60,7 @@ async fn expired_entry_is_a_miss_on_every_read_path_before_any_sweep() {
 
 #[tokio::test]
 async fn sweep_removes_expired_entries_and_leaves_live_ones() {
-    let (cache, clock) = common::cache_with_clock().await;
+    let (cache, clock) = cache_with_clock().await;
     let ns = cache.namespace("other").unwrap();
     for i in 0..2_500 {
         cache
@@ -115,7 +110,7 @@ async fn sweep_removes_expired_entries_and_leaves_live_ones() {
 #[tokio::test]
 async fn periodic_sweep_runs_on_its_interval() {
     let clock = ManualClock::new();
-    let mut config = CacheConfig::default();
+    let mut config = config();
     config.memory.cleanup_interval_ms = 20;
     let cache = Cache::start_with_clock(config, &clock).await.unwrap();
     for i in 0..100 {

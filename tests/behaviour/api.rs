@@ -1,8 +1,3 @@
-//! Every facade call, black-box.
-#![allow(clippy::field_reassign_with_default)]
-
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -18,7 +13,7 @@ struct Profile {
 
 #[tokio::test]
 async fn put_get_roundtrip_of_serde_types() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let p = Profile {
         id: 7,
         name: "Grace".into(),
@@ -37,7 +32,7 @@ async fn put_get_roundtrip_of_serde_types() {
 
 #[tokio::test]
 async fn get_with_default() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     assert_eq!(cache.get_or("absent", 11u8).await.unwrap(), 11);
     cache.put("present", &5u8).await.unwrap();
     assert_eq!(cache.get_or("present", 11u8).await.unwrap(), 5);
@@ -46,7 +41,7 @@ async fn get_with_default() {
 
 #[tokio::test]
 async fn overwrite_replaces_value_and_ttl() {
-    let (cache, clock) = common::cache_with_clock().await;
+    let (cache, clock) = cache_with_clock().await;
     cache
         .put_with_ttl("k", &"first", Duration::from_secs(1))
         .await
@@ -73,7 +68,7 @@ async fn overwrite_replaces_value_and_ttl() {
 
 #[tokio::test]
 async fn delete_and_exists() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     cache.put("k", &1).await.unwrap();
     assert!(cache.exists("k").await.unwrap());
     assert!(cache.delete("k").await.unwrap());
@@ -88,7 +83,7 @@ async fn delete_and_exists() {
 
 #[tokio::test]
 async fn ttl_reports_remaining_time() {
-    let (cache, clock) = common::cache_with_clock().await;
+    let (cache, clock) = cache_with_clock().await;
     assert_eq!(cache.ttl("absent").await.unwrap(), None);
     cache
         .put_with_ttl("k", &1, Duration::from_secs(10))
@@ -118,7 +113,7 @@ struct DbDown;
 
 #[tokio::test]
 async fn get_or_store_runs_generator_only_on_miss() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let mut runs = 0;
     let v: String = cache
         .get_or_store("report", || {
@@ -146,7 +141,7 @@ async fn get_or_store_runs_generator_only_on_miss() {
 
 #[tokio::test]
 async fn get_or_store_error_is_not_cached() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let mut runs = 0;
     for _ in 0..2 {
         let r: Result<u32, _> = cache
@@ -170,7 +165,7 @@ async fn get_or_store_error_is_not_cached() {
 
 #[tokio::test]
 async fn get_or_store_with_ttl_expires() {
-    let (cache, clock) = common::cache_with_clock().await;
+    let (cache, clock) = cache_with_clock().await;
     let v: u8 = cache
         .get_or_store_with_ttl("k", Duration::from_secs(2), || async { Ok::<_, DbDown>(1) })
         .await
@@ -187,7 +182,7 @@ async fn get_or_store_with_ttl_expires() {
 
 #[tokio::test]
 async fn counters() {
-    let (cache, clock) = common::cache_with_clock().await;
+    let (cache, clock) = cache_with_clock().await;
     assert_eq!(cache.increment("c", 1).await.unwrap(), 1);
     assert_eq!(cache.increment("c", 10).await.unwrap(), 11);
     assert_eq!(cache.decrement("c", 4).await.unwrap(), 7);
@@ -223,7 +218,7 @@ async fn counters() {
 
 #[tokio::test]
 async fn sets() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     assert!(cache.add_to_set("s", &"a").await.unwrap());
     assert!(cache.add_to_set("s", &"b").await.unwrap());
     assert!(!cache.add_to_set("s", &"a").await.unwrap());
@@ -258,7 +253,7 @@ async fn sets() {
 
 #[tokio::test]
 async fn set_and_value_kinds_do_not_mix() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     cache.put("v", &"plain").await.unwrap();
     cache.add_to_set("s", &1).await.unwrap();
     assert!(matches!(
@@ -283,7 +278,7 @@ async fn set_and_value_kinds_do_not_mix() {
 
 #[tokio::test]
 async fn clear_and_delete_pattern() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     for i in 0..10 {
         cache.put(&format!("user_profiles:{i}"), &i).await.unwrap();
     }
@@ -308,7 +303,7 @@ async fn clear_and_delete_pattern() {
 
 #[tokio::test]
 async fn namespaces_are_isolated() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let a = cache.namespace("a").unwrap();
     let b = cache.namespace("b").unwrap();
     a.put("k", &"in a").await.unwrap();
@@ -351,7 +346,7 @@ async fn namespaces_are_isolated() {
 
 #[tokio::test]
 async fn usage_counts_entries_and_bytes() {
-    let cache = common::cache().await;
+    let cache = cache().await;
     let ns = cache.namespace("n").unwrap();
     ns.put("ab", &"xyz").await.unwrap(); // encoded "\"xyz\"" = 5 bytes
     let usage = cache.usage().await.unwrap();
