@@ -208,10 +208,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "usage                       -> {} entries, {} bytes",
         usage.entries, usage.bytes
     );
-    let c = cache.counters();
+    let stats = cache.stats().await?;
+    let t = &stats.total;
     println!(
-        "counters                    -> hits {} misses {} writes {} deletes {} errors {}",
-        c.hits, c.misses, c.writes, c.deletes, c.errors
+        "stats                       -> hits {} misses {} hit ratio {:.2} errors {} evictions ttl {} manual {}",
+        t.hits, t.misses, t.hit_ratio, t.errors, t.evictions.ttl, t.evictions.manual
+    );
+    println!(
+        "stats operations            -> {}",
+        t.operations
+            .iter()
+            .map(|(op, n)| format!("{op}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "clear all                   -> {} deleted",

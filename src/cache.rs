@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use deeper_cache_actors::{
-    CacheConfig, CacheError, CacheResult, CacheService, Clock, Glob, MAX_KEY_BYTES,
-    MAX_NAMESPACE_BYTES, OpSnapshot, SupervisorStatus, TableUsage, Ttl, codec,
+    CacheConfig, CacheError, CacheResult, CacheService, CacheStats, Clock, Glob, MAX_KEY_BYTES,
+    MAX_NAMESPACE_BYTES, NsStats, Op, Status, SupervisorStatus, TableUsage, Ttl, codec,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -54,7 +54,8 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 #[derive(Debug, Clone)]
 pub struct Cache {
     service: CacheService,
-    namespace: Arc<str>,
+    /// This handle's namespace and its statistics (metric handles resolved once).
+    ns: Arc<NsStats>,
     /// `true` for handles made by [`Cache::namespace`]: `clear()` then clears only that
     /// namespace.
     scoped: bool,
@@ -98,6 +99,7 @@ impl Cache {
         config: CacheConfig,
         parent: crate::ractor::ActorCell,
     ) -> CacheResult<Cache> {
+        serve_metrics(&config)?;
         let default_ttl = config.default_ttl_seconds.0;
         let service = CacheService::start_linked(config, Clock::system(), parent).await?;
         Ok(Self::from_service(service, default_ttl))
@@ -120,22 +122,18 @@ impl Cache {
 
     fn from_service(service: CacheService, default_ttl: Ttl) -> Cache {
         Cache {
+            ns: service.namespace(DEFAULT_NAMESPACE),
             service,
-            namespace: Arc::from(DEFAULT_NAMESPACE),
             scoped: false,
             default_ttl,
         }
     }
 
     async fn start_with(config: CacheConfig, clock: Clock) -> CacheResult<Cache> {
+        serve_metrics(&config)?;
         let default_ttl = config.default_ttl_seconds.0;
         let service = CacheService::start(config, clock).await?;
-        Ok(Cache {
-            service,
-            namespace: Arc::from(DEFAULT_NAMESPACE),
-            scoped: false,
-            default_ttl,
-        })
+        Ok(Self::from_service(service, default_ttl))
     }
 
     /// Stops the whole tree and waits for it. Afterwards every call on every clone returns
@@ -151,7 +149,7 @@ impl Cache {
 
     /// The namespace this handle reads and writes.
     pub fn namespace_name(&self) -> &str {
-        &self.namespace
+        self.ns.name()
     }
 
     /// A handle scoped to namespace `name`: its keys never collide with other namespaces'
@@ -171,7 +169,7 @@ impl Cache {
         }
         Ok(Cache {
             service: self.service.clone(),
-            namespace: Arc::from(name),
+            ns: self.service.namespace(name),
             scoped: true,
             default_ttl: self.default_ttl,
         })
@@ -182,12 +180,15 @@ impl Cache {
     /// # Errors
     /// [`CacheError::InvalidKey`]; [`CacheError::Codec`] when the stored value is not a `T`
     /// (the entry stays as it is); [`CacheError::WrongType`] when the key holds a set;
-    /// `Timeout` / `Unavailable` / `ShutDown`.
+    /// `Timeout` / `Unavailable` / `ShutDown`. A backend that cannot be reached (Redis down)
+    /// is not an error here but a miss, `Ok(None)` (spec §11); the backend logs it
+    /// (rate-limited) and it is counted as an error.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> CacheResult<Option<T>> {
         check_key(key)?;
-        match self.service.get(&self.namespace, key).await? {
-            Some(raw) => codec::decode(&raw).map(Some),
-            None => Ok(None),
+        match self.service.get(&self.ns, key).await {
+            Ok(Some(raw)) => codec::decode(&raw).map(Some),
+            Ok(None) | Err(CacheError::BackendUnavailable { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -223,7 +224,7 @@ impl Cache {
         check_key(key)?;
         let ttl = ttl.into().validate()?;
         let raw = codec::encode(value)?;
-        self.service.put(&self.namespace, key, raw, ttl).await
+        self.service.put(&self.ns, key, raw, ttl).await
     }
 
     /// Removes `key`; `true` when a live entry was removed.
@@ -232,7 +233,7 @@ impl Cache {
     /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn delete(&self, key: &str) -> CacheResult<bool> {
         check_key(key)?;
-        self.service.delete(&self.namespace, key).await
+        self.service.delete(&self.ns, key).await
     }
 
     /// Whether `key` holds a live (unexpired) entry.
@@ -241,7 +242,7 @@ impl Cache {
     /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn exists(&self, key: &str) -> CacheResult<bool> {
         check_key(key)?;
-        self.service.exists(&self.namespace, key).await
+        self.service.exists(&self.ns, key).await
     }
 
     /// Remaining time to live of `key`: `None` when absent or expired, `Some(Ttl::Never)` when
@@ -251,7 +252,7 @@ impl Cache {
     /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn ttl(&self, key: &str) -> CacheResult<Option<Ttl>> {
         check_key(key)?;
-        self.service.ttl(&self.namespace, key).await
+        self.service.ttl(&self.ns, key).await
     }
 
     /// Returns the cached value of `key`, or runs `generator`, stores its `Ok` value with the
@@ -300,20 +301,31 @@ impl Cache {
     {
         check_key(key)?;
         let ttl = ttl.into().validate()?;
-        match self.get::<T>(key).await {
-            Ok(Some(v)) => return Ok(v),
+        let started = self.ns.start();
+        let record = |status| {
+            self.service
+                .record(&self.ns, Op::GetOrStore, status, started)
+        };
+        match self.service.get_as(&self.ns, key, Op::GetOrStore).await {
+            Ok(Some(raw)) => return codec::decode(&raw).map_err(GetOrStoreError::Cache),
             Ok(None) => {}
             Err(e) if e.is_unavailable() => {
-                tracing::warn!(namespace = %self.namespace, key, error = %e, "cache unavailable; running the generator without the cache");
+                tracing::warn!(namespace = %self.ns.name(), key, error = %e, "cache unavailable; running the generator without the cache");
             }
             Err(e) => return Err(e.into()),
         }
-        let value = generator().await.map_err(GetOrStoreError::Generator)?;
+        let value = match generator().await {
+            Ok(v) => v,
+            Err(e) => {
+                record(Status::Error);
+                return Err(GetOrStoreError::Generator(e));
+            }
+        };
         let raw = codec::encode(&value)?;
-        match self.service.put(&self.namespace, key, raw, ttl).await {
+        match self.service.put(&self.ns, key, raw, ttl).await {
             Ok(()) => {}
             Err(e) if e.is_unavailable() => {
-                tracing::warn!(namespace = %self.namespace, key, error = %e, "generated value not stored: cache unavailable");
+                tracing::warn!(namespace = %self.ns.name(), key, error = %e, "generated value not stored: cache unavailable");
             }
             Err(e) => return Err(e.into()),
         }
@@ -345,9 +357,7 @@ impl Cache {
     ) -> CacheResult<i64> {
         check_key(key)?;
         let ttl = ttl_on_create.into().validate()?;
-        self.service
-            .increment(&self.namespace, key, amount, ttl)
-            .await
+        self.service.increment(&self.ns, key, amount, ttl).await
     }
 
     /// Atomically subtracts `amount`; see [`Cache::increment`].
@@ -372,7 +382,7 @@ impl Cache {
         check_key(key)?;
         let raw = codec::encode(member)?;
         self.service
-            .add_to_set(&self.namespace, key, raw, self.default_ttl)
+            .add_to_set(&self.ns, key, raw, self.default_ttl)
             .await
     }
 
@@ -388,9 +398,7 @@ impl Cache {
     ) -> CacheResult<bool> {
         check_key(key)?;
         let raw = codec::encode(member)?;
-        self.service
-            .remove_from_set(&self.namespace, key, raw)
-            .await
+        self.service.remove_from_set(&self.ns, key, raw).await
     }
 
     /// The members of the set at `key` (empty when absent), in no particular order.
@@ -400,7 +408,7 @@ impl Cache {
     pub async fn set_members<M: DeserializeOwned>(&self, key: &str) -> CacheResult<Vec<M>> {
         check_key(key)?;
         self.service
-            .set_members(&self.namespace, key)
+            .set_members(&self.ns, key)
             .await?
             .iter()
             .map(|raw| codec::decode(raw))
@@ -418,7 +426,7 @@ impl Cache {
     ) -> CacheResult<bool> {
         check_key(key)?;
         let raw = codec::encode(member)?;
-        self.service.is_member(&self.namespace, key, raw).await
+        self.service.is_member(&self.ns, key, raw).await
     }
 
     /// Removes every entry this handle can see: the whole cache on the root handle, only the
@@ -428,8 +436,7 @@ impl Cache {
     /// # Errors
     /// `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn clear(&self) -> CacheResult<u64> {
-        let ns = self.scoped.then_some(&self.namespace);
-        self.service.clear(ns).await
+        self.service.clear(&self.ns, !self.scoped).await
     }
 
     /// Deletes the keys of this handle's namespace that match `pattern` (Redis `MATCH` glob:
@@ -439,7 +446,7 @@ impl Cache {
     /// [`CacheError::InvalidPattern`] for a malformed pattern; call errors.
     pub async fn delete_pattern(&self, pattern: &str) -> CacheResult<u64> {
         let glob = Glob::new(pattern)?;
-        self.service.delete_pattern(&self.namespace, &glob).await
+        self.service.delete_pattern(&self.ns, &glob).await
     }
 
     /// Runs an expiry sweep now instead of waiting for `memory.cleanup_interval_ms`, and
@@ -461,9 +468,15 @@ impl Cache {
         self.service.usage().await
     }
 
-    /// Operation counts since start (hits, misses, writes, deletes, errors).
-    pub fn counters(&self) -> OpSnapshot {
-        self.service.counters()
+    /// Totals and per-namespace figures: hits, misses, hit ratio, items, bytes, evictions by
+    /// reason, operations by kind, errors. Serializable (serde).
+    ///
+    /// Operation counts are exact; items and bytes include expired entries not yet swept.
+    ///
+    /// # Errors
+    /// `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn stats(&self) -> CacheResult<CacheStats> {
+        self.service.stats().await
     }
 
     /// Arms a fault for the next handler call (or `pre_start`) of one child (tests only).
@@ -480,6 +493,29 @@ impl Cache {
     pub async fn supervisor_status(&self) -> CacheResult<SupervisorStatus> {
         self.service.supervisor_status().await
     }
+}
+
+/// Starts the built-in Prometheus endpoint when the configuration asks for it.
+fn serve_metrics(config: &CacheConfig) -> CacheResult<()> {
+    let p = &config.metrics.prometheus;
+    if !p.enabled {
+        return Ok(());
+    }
+    #[cfg(feature = "prometheus")]
+    {
+        let addr = p.listen.parse().map_err(|_| CacheError::Config {
+            key: "metrics.prometheus.listen".into(),
+            value: format!("{:?}", p.listen),
+            message: "expected an address such as 127.0.0.1:9568".into(),
+        })?;
+        crate::prometheus::serve(addr).map(|_| ())
+    }
+    #[cfg(not(feature = "prometheus"))]
+    Err(CacheError::Config {
+        key: "metrics.prometheus.enabled".into(),
+        value: "true".into(),
+        message: "deeper-cache was built without its `prometheus` feature".into(),
+    })
 }
 
 fn check_key(key: &str) -> CacheResult<()> {

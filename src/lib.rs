@@ -55,10 +55,10 @@
 //! help right now, read the primary source" apart from a bad request.
 
 pub use deeper_cache_actors::{
-    AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, ChildKind, ChildStatus,
-    DataPlaneMode, DefaultTtl, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig,
-    MetricsReporterConfig, NamespaceUsage, OpSnapshot, Strategy, SupervisorConfig,
-    SupervisorStatus, TableUsage, Ttl,
+    AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, CacheStats, ChildKind,
+    ChildStatus, DataPlaneMode, DefaultTtl, Evictions, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES,
+    MemoryConfig, MetricsConfig, MetricsReporterConfig, NamespaceStats, NamespaceUsage,
+    PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus, TableUsage, Ttl,
 };
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.
@@ -70,6 +70,8 @@ pub use deeper_cache_actors::{Fault, ManualClock};
 mod cache;
 mod config;
 mod error;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 
 pub use cache::{Cache, DEFAULT_NAMESPACE};
 pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};

@@ -1,6 +1,9 @@
 //! CacheAdapter: turns facade requests into backend operations.
 //!
-//! One typed message per facade call, each carrying its reply port. The handler only awaits
+//! Serves the `rpc` data plane (`adapter.mode = "rpc"`): one typed message per facade call,
+//! each carrying its reply port; with `adapter.partitions` > 1 several adapters share the
+//! work, a key always going to the same one. Outcomes are counted by the caller's side
+//! (`CacheService`), so both data planes count the same way. The handler only awaits
 //! the backend (for the memory backend that is a few hash-map operations); it never awaits
 //! caller code such as a `get_or_store` generator, which runs in the caller's task.
 
@@ -14,7 +17,6 @@ use crate::backend::CacheBackend;
 use crate::error::CacheResult;
 use crate::faults::Faults;
 use crate::glob::Glob;
-use crate::stats::OpCounters;
 use crate::supervisor::ChildKind;
 use crate::ttl::Ttl;
 
@@ -158,8 +160,6 @@ pub struct CacheAdapter;
 pub struct AdapterArgs {
     /// The backend, shared across incarnations.
     pub backend: Arc<dyn CacheBackend>,
-    /// Shared operation counters.
-    pub counters: Arc<OpCounters>,
     /// Test-only fault hooks (empty without the `testing` feature).
     pub faults: Faults,
 }
@@ -187,12 +187,10 @@ impl Actor for CacheAdapter {
     ) -> Result<(), ActorProcessingErr> {
         state.faults.before_handle(ChildKind::Adapter).await;
         let b = &*state.backend;
-        let c = &*state.counters;
         // A send error means the caller gave up (timeout, cancellation): nothing to do.
         match msg {
             AdapterMsg::Get { ns, key, reply } => {
                 let r = b.get(&ns, &key).await;
-                c.read(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::Put {
@@ -203,22 +201,18 @@ impl Actor for CacheAdapter {
                 reply,
             } => {
                 let r = b.put(&ns, &key, value, ttl).await;
-                c.write(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::Delete { ns, key, reply } => {
                 let r = b.delete(&ns, &key).await;
-                c.delete(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::Exists { ns, key, reply } => {
                 let r = b.exists(&ns, &key).await;
-                c.probe(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::Ttl { ns, key, reply } => {
                 let r = b.ttl(&ns, &key).await;
-                c.read(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::Increment {
@@ -232,7 +226,6 @@ impl Actor for CacheAdapter {
                 started.store(true, Ordering::Release);
                 state.faults.midway(ChildKind::Adapter);
                 let r = b.increment(&ns, &key, delta, ttl_on_create).await;
-                c.write(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::AddToSet {
@@ -243,7 +236,6 @@ impl Actor for CacheAdapter {
                 reply,
             } => {
                 let r = b.add_to_set(&ns, &key, member, ttl_on_create).await;
-                c.write(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::RemoveFromSet {
@@ -253,12 +245,10 @@ impl Actor for CacheAdapter {
                 reply,
             } => {
                 let r = b.remove_from_set(&ns, &key, member).await;
-                c.write(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::SetMembers { ns, key, reply } => {
                 let r = b.set_members(&ns, &key).await;
-                c.members(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::IsMember {
@@ -268,17 +258,14 @@ impl Actor for CacheAdapter {
                 reply,
             } => {
                 let r = b.is_member(&ns, &key, member).await;
-                c.probe(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::Clear { ns, reply } => {
                 let r = b.clear(ns.as_deref()).await;
-                c.delete(&r);
                 let _ = reply.send(r);
             }
             AdapterMsg::DeletePattern { ns, pattern, reply } => {
                 let r = b.delete_pattern(&ns, &pattern).await;
-                c.delete(&r);
                 let _ = reply.send(r);
             }
         }

@@ -31,6 +31,10 @@ pub struct CacheConfig {
     pub adapter: AdapterConfig,
     /// In-memory backend settings.
     pub memory: MemoryConfig,
+    /// Redis backend settings (used when `default_adapter = "redis"`).
+    pub redis: RedisConfig,
+    /// Metrics export settings.
+    pub metrics: MetricsConfig,
     /// MetricsReporter settings.
     pub metrics_reporter: MetricsReporterConfig,
     /// Supervision: restart strategy and intensity.
@@ -47,6 +51,8 @@ impl Default for CacheConfig {
             call_timeout_ms: 5_000,
             adapter: AdapterConfig::default(),
             memory: MemoryConfig::default(),
+            redis: RedisConfig::default(),
+            metrics: MetricsConfig::default(),
             metrics_reporter: MetricsReporterConfig::default(),
             supervisor: SupervisorConfig::default(),
         }
@@ -61,6 +67,8 @@ pub enum AdapterKind {
     Memory,
     /// Caching disabled: reads miss, writes store nothing.
     Noop,
+    /// A Redis server shared by every node of the application (see [`RedisConfig`]).
+    Redis,
 }
 
 /// How facade calls reach the backend.
@@ -124,18 +132,286 @@ impl Default for MemoryConfig {
     }
 }
 
+/// Settings of the Redis backend.
+///
+/// `Debug` (and so every log of the configuration) shows the URL with its password replaced by
+/// `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// Server URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS (needs
+    /// the `redis-tls` cargo feature).
+    pub url: String,
+    /// Multiplexed connections opened to the server; calls are spread over them round-robin.
+    pub pool_size: usize,
+    /// First segment of every key: `{key_prefix}:{namespace}:{key}`. `clear()` of the whole
+    /// cache removes only keys under it. 1 to 64 characters from `[A-Za-z0-9_.-]`.
+    pub key_prefix: String,
+    /// Longest wait for a TCP (and TLS, AUTH) connection to the server.
+    pub connect_timeout_ms: u64,
+    /// Longest wait for one command's answer (a `clear`/`delete_pattern` batch counts as one).
+    pub command_timeout_ms: u64,
+    /// Consecutive connection failures that open the circuit breaker: calls then fail fast,
+    /// without touching the network, until a probe succeeds.
+    pub breaker_failure_threshold: u32,
+    /// How long the breaker stays open before one call probes the server again.
+    pub breaker_cooldown_ms: u64,
+    /// At most one ERROR log line about an unreachable server per this period (the line
+    /// counts the failures it stands for).
+    pub error_log_interval_ms: u64,
+    /// `COUNT` hint of each `SCAN` step and size of each `UNLINK` batch in `clear()` and
+    /// `delete_pattern`.
+    pub scan_batch_size: usize,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            pool_size: 4,
+            key_prefix: "deeper_cache".into(),
+            connect_timeout_ms: 1_000,
+            command_timeout_ms: 1_000,
+            breaker_failure_threshold: 5,
+            breaker_cooldown_ms: 1_000,
+            error_log_interval_ms: 10_000,
+            scan_batch_size: 1_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("pool_size", &self.pool_size)
+            .field("key_prefix", &self.key_prefix)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("command_timeout_ms", &self.command_timeout_ms)
+            .field("breaker_failure_threshold", &self.breaker_failure_threshold)
+            .field("breaker_cooldown_ms", &self.breaker_cooldown_ms)
+            .field("error_log_interval_ms", &self.error_log_interval_ms)
+            .field("scan_batch_size", &self.scan_batch_size)
+            .finish()
+    }
+}
+
+impl RedisConfig {
+    /// The URL with its password replaced by `***`: the only form of it that is ever logged.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// The password of the URL as written and percent-decoded (empty when there is none):
+    /// strings to scrub from any message that leaves the backend.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let Some(raw) = url_password(&self.url) else {
+            return Vec::new();
+        };
+        let decoded = percent_decode(raw);
+        let mut v = vec![raw.to_string()];
+        if decoded != raw {
+            v.push(decoded);
+        }
+        v.retain(|s| !s.is_empty());
+        v
+    }
+
+    /// `connect_timeout_ms` as a duration.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    /// `command_timeout_ms` as a duration.
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+
+    fn validate(&self, url_in_use: bool) -> CacheResult<()> {
+        let bad = |key: &str, value: String, message: &str| CacheError::Config {
+            key: format!("redis.{key}"),
+            value,
+            message: message.into(),
+        };
+        if url_in_use {
+            let url = self.url.trim();
+            if url.starts_with("rediss://") {
+                if !cfg!(feature = "redis-tls") {
+                    return Err(bad(
+                        "url",
+                        self.redacted_url(),
+                        "rediss:// (TLS) needs deeper-cache built with the `redis-tls` feature",
+                    ));
+                }
+            } else if !url.starts_with("redis://") {
+                return Err(bad(
+                    "url",
+                    self.redacted_url(),
+                    "expected redis://[user[:password]@]host[:port][/db] or rediss://...",
+                ));
+            }
+        }
+        if !(1..=64).contains(&self.pool_size) {
+            return Err(bad(
+                "pool_size",
+                self.pool_size.to_string(),
+                "must be 1 to 64",
+            ));
+        }
+        let prefix_ok = !self.key_prefix.is_empty()
+            && self.key_prefix.len() <= 64
+            && self
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !prefix_ok {
+            return Err(bad(
+                "key_prefix",
+                format!("{:?}", self.key_prefix),
+                "use 1 to 64 characters from [A-Za-z0-9_.-]",
+            ));
+        }
+        for (key, v) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("command_timeout_ms", self.command_timeout_ms),
+            (
+                "breaker_failure_threshold",
+                u64::from(self.breaker_failure_threshold),
+            ),
+            ("breaker_cooldown_ms", self.breaker_cooldown_ms),
+            ("error_log_interval_ms", self.error_log_interval_ms),
+        ] {
+            if v == 0 {
+                return Err(bad(key, v.to_string(), "must be at least 1"));
+            }
+        }
+        if !(1..=100_000).contains(&self.scan_batch_size) {
+            return Err(bad(
+                "scan_batch_size",
+                self.scan_batch_size.to_string(),
+                "must be 1 to 100000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The `user:password@` part of a URL's authority, split at the last `@`.
+fn url_userinfo(url: &str) -> Option<(usize, &str)> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some((start, &rest[..at]))
+}
+
+/// The password as written in the URL, if any.
+fn url_password(url: &str) -> Option<&str> {
+    let (_, userinfo) = url_userinfo(url)?;
+    userinfo.split_once(':').map(|(_, p)| p)
+}
+
+/// `url` with the password of its userinfo replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url_userinfo(url) {
+        Some((start, userinfo)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!(
+                "{}{user}:***{}",
+                &url[..start],
+                &url[start + userinfo.len()..]
+            ),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Decodes `%XX` escapes (lossy on invalid UTF-8).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Settings of the MetricsReporter actor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsReporterConfig {
     /// Period of the gauge refresh and the INFO stats line.
     pub report_interval_ms: u64,
+    /// WARN when the miss ratio over one interval is above this (0.0–1.0).
+    pub miss_ratio_warn: f64,
+    /// ...and the interval saw at least this many reads (a quiet cache never warns).
+    pub miss_ratio_min_requests: u64,
+    /// WARN when the table holds more entries than this (0 = off).
+    pub capacity_warn_items: u64,
+    /// WARN when the table holds more estimated bytes than this (0 = off).
+    pub capacity_warn_bytes: u64,
 }
 
 impl Default for MetricsReporterConfig {
     fn default() -> Self {
         MetricsReporterConfig {
             report_interval_ms: 10_000,
+            miss_ratio_warn: 0.5,
+            miss_ratio_min_requests: 100,
+            capacity_warn_items: 0,
+            capacity_warn_bytes: 0,
+        }
+    }
+}
+
+/// Settings of metric export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Record operations (counters and latency histograms) through the `metrics` facade. The
+    /// library never installs a recorder unless `prometheus.enabled` asks it to; without one,
+    /// recording costs a no-op call.
+    pub enabled: bool,
+    /// The built-in Prometheus exporter.
+    pub prometheus: PrometheusConfig,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            prometheus: PrometheusConfig::default(),
+        }
+    }
+}
+
+/// Settings of the built-in Prometheus exporter (cargo feature `prometheus`, on by default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    /// Install a Prometheus recorder and serve `GET /metrics` on `listen`.
+    pub enabled: bool,
+    /// Address of the `/metrics` endpoint.
+    pub listen: String,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            enabled: false,
+            listen: "127.0.0.1:9568".into(),
         }
     }
 }
@@ -275,6 +551,30 @@ impl CacheConfig {
             self.metrics_reporter.report_interval_ms,
         )?;
         positive("supervisor.max_seconds", self.supervisor.max_seconds)?;
+        self.redis
+            .validate(self.effective_adapter() == AdapterKind::Redis)?;
+        let warn = self.metrics_reporter.miss_ratio_warn;
+        if !(0.0..=1.0).contains(&warn) {
+            return Err(CacheError::Config {
+                key: "metrics_reporter.miss_ratio_warn".into(),
+                value: warn.to_string(),
+                message: "must be between 0.0 and 1.0".into(),
+            });
+        }
+        if self.metrics.prometheus.enabled
+            && self
+                .metrics
+                .prometheus
+                .listen
+                .parse::<std::net::SocketAddr>()
+                .is_err()
+        {
+            return Err(CacheError::Config {
+                key: "metrics.prometheus.listen".into(),
+                value: format!("{:?}", self.metrics.prometheus.listen),
+                message: "expected an address such as 127.0.0.1:9568".into(),
+            });
+        }
         if self.adapter.partitions > 1024 {
             return Err(CacheError::Config {
                 key: "adapter.partitions".into(),

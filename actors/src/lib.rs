@@ -65,14 +65,14 @@ pub use clock::Clock;
 pub use clock::ManualClock;
 pub use config::{
     AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, MemoryConfig,
-    MetricsReporterConfig, Strategy, SupervisorConfig,
+    MetricsConfig, MetricsReporterConfig, PrometheusConfig, Strategy, SupervisorConfig,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]
 pub use faults::Fault;
 pub use glob::Glob;
 pub use service::CacheService;
-pub use stats::OpSnapshot;
+pub use stats::{CacheStats, Evictions, NamespaceStats, NsStats, Op, Status};
 pub use supervisor::{ChildKind, ChildStatus, SupervisorStatus};
 pub use ttl::Ttl;
 

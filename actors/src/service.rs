@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::future::Future;
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
@@ -27,15 +28,18 @@ use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort, SpawnErr};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::adapter::AdapterMsg;
-use crate::backend::{CacheBackend, MemoryBackend, MemoryTable, NoopBackend, TableUsage};
+use crate::backend::{
+    CacheBackend, MemoryBackend, MemoryTable, NoopBackend, RedisBackend, TableUsage,
+};
 use crate::clock::Clock;
 use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
 use crate::error::{CacheError, CacheResult};
 use crate::faults::Faults;
 use crate::glob::Glob;
-use crate::stats::{OpCounters, OpSnapshot};
+use crate::stats::{CacheStats, NsStats, Op, StatsRegistry, Status, ratio};
 use crate::store::StoreMsg;
 use crate::supervisor::{CacheSupervisor, Slots, SupervisorArgs, SupervisorMsg, SupervisorStatus};
 use crate::ttl::Ttl;
@@ -59,7 +63,7 @@ struct Inner {
     backend_name: &'static str,
     call_timeout: Duration,
     slots: Arc<Slots>,
-    counters: Arc<OpCounters>,
+    stats: Arc<StatsRegistry>,
     table: Option<Arc<MemoryTable>>,
     /// `direct` mode: the backend the caller's task calls itself. `None` in `rpc` mode.
     direct: Option<Arc<dyn CacheBackend>>,
@@ -147,17 +151,28 @@ impl CacheService {
                 (Arc::new(MemoryBackend::new(table.clone())), Some(table))
             }
             AdapterKind::Noop => (Arc::new(NoopBackend), None),
+            // Connects lazily: a Redis that is down now degrades calls, not the start.
+            AdapterKind::Redis => (
+                Arc::new(RedisBackend::new(
+                    &config.redis,
+                    config.memory.max_value_bytes,
+                )?),
+                None,
+            ),
         };
         let slots = Arc::new(Slots::new(config.adapter.effective_partitions()));
         let direct = (config.adapter.mode == DataPlaneMode::Direct).then(|| backend.clone());
-        let counters = Arc::new(OpCounters::default());
+        let stats = Arc::new(StatsRegistry::new(&name, config.metrics.enabled));
+        if config.metrics.enabled {
+            crate::stats::describe_metrics();
+        }
         let faults = Faults::default();
         let args = SupervisorArgs {
             name: name.clone(),
             config: config.clone(),
             backend: backend.clone(),
             table: table.clone(),
-            counters: counters.clone(),
+            stats: stats.clone(),
             slots: slots.clone(),
             faults: faults.clone(),
         };
@@ -168,7 +183,7 @@ impl CacheService {
                 backend_name: backend.name(),
                 call_timeout: config.call_timeout(),
                 slots,
-                counters,
+                stats,
                 table,
                 direct,
                 args,
@@ -335,231 +350,387 @@ impl CacheService {
         (ROUTE_HASHER.hash_one((ns, key)) % n as u64) as usize
     }
 
-    /// Reads an encoded value.
-    pub async fn get(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Bytes>> {
-        if let Some(b) = self.direct("get")? {
-            let r = b.get(ns, key).await;
-            self.inner.counters.read(&r);
-            return r;
+    /// Runs one operation under its tracing span and records its outcome: the span carries
+    /// cache, operation, namespace, key and backend, and on close the result (hit, miss,
+    /// success, error) and the value size. Spans are DEBUG: with DEBUG off they cost a level
+    /// check. Values never appear in a span or a log line.
+    #[inline]
+    async fn observe<T>(
+        &self,
+        ns: &NsStats,
+        op: Op,
+        key: &str,
+        status: fn(&CacheResult<T>) -> Status,
+        size: impl FnOnce(&T) -> Option<usize>,
+        work: impl Future<Output = CacheResult<T>>,
+    ) -> CacheResult<T> {
+        let started = ns.start();
+        let span = tracing::debug_span!(
+            "cache_op",
+            cache = %self.inner.name,
+            operation = op.as_str(),
+            namespace = %ns.name(),
+            key,
+            backend = self.inner.backend_name,
+            result = tracing::field::Empty,
+            size = tracing::field::Empty,
+        );
+        let r = if span.is_disabled() {
+            work.await
+        } else {
+            work.instrument(span.clone()).await
+        };
+        let st = status(&r);
+        ns.record(op, st, started);
+        if !span.is_disabled() {
+            span.record("result", st.as_str());
+            match &r {
+                Ok(v) => {
+                    if let Some(n) = size(v) {
+                        span.record("size", n);
+                    }
+                    tracing::debug!(parent: &span, result = st.as_str(), "cache operation");
+                }
+                Err(e) => tracing::debug!(parent: &span, error = %e, "cache operation failed"),
+            }
         }
-        let p = self.partition_of(ns, key);
-        self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            reply,
-        })
+        r
+    }
+
+    /// The statistics (and metric handles) of namespace `name`, created on first use. The
+    /// facade's namespace handles hold the result, so no call looks it up again.
+    pub fn namespace(&self, name: &str) -> Arc<NsStats> {
+        self.inner.stats.namespace(name)
+    }
+
+    /// Reads an encoded value.
+    pub async fn get(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Bytes>> {
+        self.get_as(ns, key, Op::Get).await
+    }
+
+    /// Reads an encoded value, recorded as `op` (`get`, or `get_or_store`'s lookup).
+    pub async fn get_as(&self, ns: &Arc<NsStats>, key: &str, op: Op) -> CacheResult<Option<Bytes>> {
+        let work = async {
+            if let Some(b) = self.direct("get")? {
+                return b.get(ns.name(), key).await;
+            }
+            let p = self.partition_of(ns.name(), key);
+            self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
+                ns: ns.name().clone(),
+                key: key.to_owned(),
+                reply,
+            })
+            .await
+        };
+        self.observe(
+            ns,
+            op,
+            key,
+            Status::of_read,
+            |v| v.as_ref().map(Bytes::len),
+            work,
+        )
         .await
     }
 
     /// Writes an encoded value.
-    pub async fn put(&self, ns: &Arc<str>, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
-        if let Some(b) = self.direct("put")? {
-            let r = b.put(ns, key, value, ttl).await;
-            self.inner.counters.write(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("put", p, Retry::Always, |reply| AdapterMsg::Put {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            value: value.clone(),
-            ttl,
-            reply,
-        })
-        .await
+    pub async fn put(
+        &self,
+        ns: &Arc<NsStats>,
+        key: &str,
+        value: Bytes,
+        ttl: Ttl,
+    ) -> CacheResult<()> {
+        let len = value.len();
+        let work = async {
+            if let Some(b) = self.direct("put")? {
+                return b.put(ns.name(), key, value, ttl).await;
+            }
+            let p = self.partition_of(ns.name(), key);
+            self.call("put", p, Retry::Always, |reply| AdapterMsg::Put {
+                ns: ns.name().clone(),
+                key: key.to_owned(),
+                value: value.clone(),
+                ttl,
+                reply,
+            })
+            .await
+        };
+        self.observe(ns, Op::Put, key, Status::of_write, |_| Some(len), work)
+            .await
     }
 
     /// Deletes a key.
-    pub async fn delete(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
-        if let Some(b) = self.direct("delete")? {
-            let r = b.delete(ns, key).await;
-            self.inner.counters.delete(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("delete", p, Retry::Always, |reply| AdapterMsg::Delete {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            reply,
-        })
-        .await
+    pub async fn delete(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<bool> {
+        let work = async {
+            if let Some(b) = self.direct("delete")? {
+                return b.delete(ns.name(), key).await;
+            }
+            let p = self.partition_of(ns.name(), key);
+            self.call("delete", p, Retry::Always, |reply| AdapterMsg::Delete {
+                ns: ns.name().clone(),
+                key: key.to_owned(),
+                reply,
+            })
+            .await
+        };
+        self.observe(ns, Op::Delete, key, Status::of_write, |_| None, work)
+            .await
     }
 
     /// Whether a key is present.
-    pub async fn exists(&self, ns: &Arc<str>, key: &str) -> CacheResult<bool> {
-        if let Some(b) = self.direct("exists")? {
-            let r = b.exists(ns, key).await;
-            self.inner.counters.probe(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("exists", p, Retry::Always, |reply| AdapterMsg::Exists {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            reply,
-        })
-        .await
+    pub async fn exists(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<bool> {
+        let work = async {
+            if let Some(b) = self.direct("exists")? {
+                return b.exists(ns.name(), key).await;
+            }
+            let p = self.partition_of(ns.name(), key);
+            self.call("exists", p, Retry::Always, |reply| AdapterMsg::Exists {
+                ns: ns.name().clone(),
+                key: key.to_owned(),
+                reply,
+            })
+            .await
+        };
+        self.observe(ns, Op::Exists, key, Status::of_probe, |_| None, work)
+            .await
     }
 
     /// Remaining time to live.
-    pub async fn ttl(&self, ns: &Arc<str>, key: &str) -> CacheResult<Option<Ttl>> {
-        if let Some(b) = self.direct("ttl")? {
-            let r = b.ttl(ns, key).await;
-            self.inner.counters.read(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("ttl", p, Retry::Always, |reply| AdapterMsg::Ttl {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            reply,
-        })
-        .await
+    pub async fn ttl(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Ttl>> {
+        let work = async {
+            if let Some(b) = self.direct("ttl")? {
+                return b.ttl(ns.name(), key).await;
+            }
+            let p = self.partition_of(ns.name(), key);
+            self.call("ttl", p, Retry::Always, |reply| AdapterMsg::Ttl {
+                ns: ns.name().clone(),
+                key: key.to_owned(),
+                reply,
+            })
+            .await
+        };
+        self.observe(ns, Op::Ttl, key, Status::of_read, |_| None, work)
+            .await
     }
 
     /// Atomic counter update (see the module doc for when it is retried).
     pub async fn increment(
         &self,
-        ns: &Arc<str>,
+        ns: &Arc<NsStats>,
         key: &str,
         delta: i64,
         ttl_on_create: Ttl,
     ) -> CacheResult<i64> {
-        if let Some(b) = self.direct("increment")? {
-            let r = b.increment(ns, key, delta, ttl_on_create).await;
-            self.inner.counters.write(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        let started = Arc::new(AtomicBool::new(false));
-        let retry = Retry::IfNotStarted(started.clone());
-        self.call("increment", p, retry, |reply| AdapterMsg::Increment {
-            ns: ns.clone(),
-            key: key.to_owned(),
-            delta,
-            ttl_on_create,
-            started: started.clone(),
-            reply,
-        })
-        .await
+        let work = async {
+            if let Some(b) = self.direct("increment")? {
+                return b.increment(ns.name(), key, delta, ttl_on_create).await;
+            }
+            let p = self.partition_of(ns.name(), key);
+            let started = Arc::new(AtomicBool::new(false));
+            let retry = Retry::IfNotStarted(started.clone());
+            self.call("increment", p, retry, |reply| AdapterMsg::Increment {
+                ns: ns.name().clone(),
+                key: key.to_owned(),
+                delta,
+                ttl_on_create,
+                started: started.clone(),
+                reply,
+            })
+            .await
+        };
+        self.observe(ns, Op::Increment, key, Status::of_write, |_| None, work)
+            .await
     }
 
     /// Adds a member to a set.
     pub async fn add_to_set(
         &self,
-        ns: &Arc<str>,
+        ns: &Arc<NsStats>,
         key: &str,
         member: Bytes,
         ttl_on_create: Ttl,
     ) -> CacheResult<bool> {
-        if let Some(b) = self.direct("add_to_set")? {
-            let r = b.add_to_set(ns, key, member, ttl_on_create).await;
-            self.inner.counters.write(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("add_to_set", p, Retry::Always, |reply| {
-            AdapterMsg::AddToSet {
-                ns: ns.clone(),
-                key: key.to_owned(),
-                member: member.clone(),
-                ttl_on_create,
-                reply,
+        let len = member.len();
+        let work = async {
+            if let Some(b) = self.direct("add_to_set")? {
+                return b.add_to_set(ns.name(), key, member, ttl_on_create).await;
             }
-        })
-        .await
+            let p = self.partition_of(ns.name(), key);
+            self.call("add_to_set", p, Retry::Always, |reply| {
+                AdapterMsg::AddToSet {
+                    ns: ns.name().clone(),
+                    key: key.to_owned(),
+                    member: member.clone(),
+                    ttl_on_create,
+                    reply,
+                }
+            })
+            .await
+        };
+        self.observe(ns, Op::AddToSet, key, Status::of_write, |_| Some(len), work)
+            .await
     }
 
     /// Removes a member from a set.
     pub async fn remove_from_set(
         &self,
-        ns: &Arc<str>,
+        ns: &Arc<NsStats>,
         key: &str,
         member: Bytes,
     ) -> CacheResult<bool> {
-        if let Some(b) = self.direct("remove_from_set")? {
-            let r = b.remove_from_set(ns, key, member).await;
-            self.inner.counters.write(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("remove_from_set", p, Retry::Always, |reply| {
-            AdapterMsg::RemoveFromSet {
-                ns: ns.clone(),
-                key: key.to_owned(),
-                member: member.clone(),
-                reply,
+        let work = async {
+            if let Some(b) = self.direct("remove_from_set")? {
+                return b.remove_from_set(ns.name(), key, member).await;
             }
-        })
-        .await
+            let p = self.partition_of(ns.name(), key);
+            self.call("remove_from_set", p, Retry::Always, |reply| {
+                AdapterMsg::RemoveFromSet {
+                    ns: ns.name().clone(),
+                    key: key.to_owned(),
+                    member: member.clone(),
+                    reply,
+                }
+            })
+            .await
+        };
+        self.observe(ns, Op::RemoveFromSet, key, Status::of_write, |_| None, work)
+            .await
     }
 
     /// All members of a set.
-    pub async fn set_members(&self, ns: &Arc<str>, key: &str) -> CacheResult<Vec<Bytes>> {
-        if let Some(b) = self.direct("set_members")? {
-            let r = b.set_members(ns, key).await;
-            self.inner.counters.members(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("set_members", p, Retry::Always, |reply| {
-            AdapterMsg::SetMembers {
-                ns: ns.clone(),
-                key: key.to_owned(),
-                reply,
+    pub async fn set_members(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Vec<Bytes>> {
+        let work = async {
+            if let Some(b) = self.direct("set_members")? {
+                return b.set_members(ns.name(), key).await;
             }
-        })
-        .await
+            let p = self.partition_of(ns.name(), key);
+            self.call("set_members", p, Retry::Always, |reply| {
+                AdapterMsg::SetMembers {
+                    ns: ns.name().clone(),
+                    key: key.to_owned(),
+                    reply,
+                }
+            })
+            .await
+        };
+        let size = |m: &Vec<Bytes>| Some(m.iter().map(Bytes::len).sum());
+        self.observe(ns, Op::SetMembers, key, Status::of_members, size, work)
+            .await
     }
 
     /// Set membership.
-    pub async fn is_member(&self, ns: &Arc<str>, key: &str, member: Bytes) -> CacheResult<bool> {
-        if let Some(b) = self.direct("is_member")? {
-            let r = b.is_member(ns, key, member).await;
-            self.inner.counters.probe(&r);
-            return r;
-        }
-        let p = self.partition_of(ns, key);
-        self.call("is_member", p, Retry::Always, |reply| {
-            AdapterMsg::IsMember {
-                ns: ns.clone(),
-                key: key.to_owned(),
-                member: member.clone(),
-                reply,
+    pub async fn is_member(
+        &self,
+        ns: &Arc<NsStats>,
+        key: &str,
+        member: Bytes,
+    ) -> CacheResult<bool> {
+        let work = async {
+            if let Some(b) = self.direct("is_member")? {
+                return b.is_member(ns.name(), key, member).await;
             }
-        })
-        .await
+            let p = self.partition_of(ns.name(), key);
+            self.call("is_member", p, Retry::Always, |reply| {
+                AdapterMsg::IsMember {
+                    ns: ns.name().clone(),
+                    key: key.to_owned(),
+                    member: member.clone(),
+                    reply,
+                }
+            })
+            .await
+        };
+        self.observe(ns, Op::IsMember, key, Status::of_probe, |_| None, work)
+            .await
     }
 
-    /// Clears a namespace, or everything.
-    pub async fn clear(&self, ns: Option<&Arc<str>>) -> CacheResult<u64> {
-        if let Some(b) = self.direct("clear")? {
-            let r = b.clear(ns.map(|n| &**n)).await;
-            self.inner.counters.delete(&r);
-            return r;
-        }
-        self.call("clear", 0, Retry::Always, |reply| AdapterMsg::Clear {
-            ns: ns.cloned(),
-            reply,
-        })
-        .await
+    /// Clears namespace `ns`, or everything when `all` is set (recorded under `ns`).
+    pub async fn clear(&self, ns: &Arc<NsStats>, all: bool) -> CacheResult<u64> {
+        let work = async {
+            let target = (!all).then(|| ns.name().clone());
+            if let Some(b) = self.direct("clear")? {
+                return b.clear(target.as_deref()).await;
+            }
+            self.call("clear", 0, Retry::Always, |reply| AdapterMsg::Clear {
+                ns: target.clone(),
+                reply,
+            })
+            .await
+        };
+        self.observe(ns, Op::Clear, "*", Status::of_write, |_| None, work)
+            .await
     }
 
     /// Deletes the keys of a namespace matching a pattern.
-    pub async fn delete_pattern(&self, ns: &Arc<str>, pattern: &Glob) -> CacheResult<u64> {
-        if let Some(b) = self.direct("delete_pattern")? {
-            let r = b.delete_pattern(ns, pattern).await;
-            self.inner.counters.delete(&r);
-            return r;
-        }
-        self.call("delete_pattern", 0, Retry::Always, |reply| {
-            AdapterMsg::DeletePattern {
-                ns: ns.clone(),
-                pattern: pattern.clone(),
-                reply,
+    pub async fn delete_pattern(&self, ns: &Arc<NsStats>, pattern: &Glob) -> CacheResult<u64> {
+        let work = async {
+            if let Some(b) = self.direct("delete_pattern")? {
+                return b.delete_pattern(ns.name(), pattern).await;
             }
-        })
+            self.call("delete_pattern", 0, Retry::Always, |reply| {
+                AdapterMsg::DeletePattern {
+                    ns: ns.name().clone(),
+                    pattern: pattern.clone(),
+                    reply,
+                }
+            })
+            .await
+        };
+        self.observe(
+            ns,
+            Op::DeletePattern,
+            pattern.as_str(),
+            Status::of_write,
+            |_| None,
+            work,
+        )
         .await
+    }
+
+    /// Records an operation the facade composes itself (`get_or_store`'s outcome).
+    pub fn record(&self, ns: &NsStats, op: Op, status: Status, started: Option<quanta::Instant>) {
+        ns.record(op, status, started);
+    }
+
+    /// Totals and per-namespace figures: operation counts from the shared statistics, items,
+    /// bytes and evictions from the Store (memory backend).
+    ///
+    /// # Errors
+    /// `ShutDown`, `Unavailable` or `Timeout` like any call.
+    pub async fn stats(&self) -> CacheResult<CacheStats> {
+        let usage = self.usage().await?;
+        let mut out = CacheStats {
+            cache: self.inner.name.clone(),
+            backend: self.inner.backend_name,
+            ..CacheStats::default()
+        };
+        for ns in self.inner.stats.all() {
+            out.namespaces.insert(ns.name().to_string(), ns.snapshot());
+        }
+        for u in &usage.namespaces {
+            let s = out.namespaces.entry(u.namespace.clone()).or_default();
+            s.items = u.entries;
+            s.bytes = u.bytes;
+            s.evictions.ttl = u.evicted_ttl;
+            s.evictions.manual = u.evicted_manual;
+        }
+        let t = &mut out.total;
+        for s in out.namespaces.values() {
+            t.hits += s.hits;
+            t.misses += s.misses;
+            t.items += s.items;
+            t.bytes += s.bytes;
+            t.errors += s.errors;
+            t.evictions.ttl += s.evictions.ttl;
+            t.evictions.manual += s.evictions.manual;
+            t.evictions.lru += s.evictions.lru;
+            for (op, n) in &s.operations {
+                *t.operations.entry(op).or_default() += n;
+            }
+        }
+        t.hit_ratio = ratio(t.hits, t.misses);
+        Ok(out)
     }
 
     /// Runs an expiry sweep now (memory backend; `0` for others) and returns how many
@@ -589,11 +760,6 @@ impl CacheService {
             return Ok(TableUsage::default());
         }
         self.ask("usage", |s| s.store(), StoreMsg::Usage).await
-    }
-
-    /// Operation counters so far.
-    pub fn counters(&self) -> OpSnapshot {
-        self.inner.counters.snapshot()
     }
 
     /// Arms a fault for the next handler call (or start) of a child (tests only).

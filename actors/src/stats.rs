@@ -1,109 +1,464 @@
-//! Operation counters shared by the adapters and the MetricsReporter.
+//! Operation statistics: per-namespace counts and metric handles.
 //!
-//! The counts live here, outside every actor, so an actor's crash loses none of them.
+//! Every facade operation is recorded once, where the caller sees it (in `CacheService`, for
+//! both data planes): a count per `(operation, status)` and, when metrics are exported, the
+//! `deeper_hub_core_cache_operations_total` counter and the
+//! `deeper_hub_core_cache_operation_duration_seconds` histogram. Metric handles are resolved
+//! once per namespace, operation and status (lazily, on first use, so unused label sets never
+//! appear in the exposition), never looked up per call.
+//!
+//! The counts live here, outside every actor, so an actor's crash loses none of them. They are
+//! striped: each thread adds into one of [`STRIPES`] cache-line-aligned blocks, so two cores
+//! counting hits in the same namespace do not fight over one cache line; reads sum the blocks.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use dashmap::DashMap;
 use serde::Serialize;
 
 use crate::error::CacheResult;
 
-/// Monotonic operation counters of one cache instance.
-#[derive(Debug, Default)]
-pub struct OpCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    writes: AtomicU64,
-    deletes: AtomicU64,
-    errors: AtomicU64,
+/// The operations the cache counts, as they appear in the `operation` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `get` (and `get_or`).
+    Get,
+    /// `put`, `put_with_ttl`.
+    Put,
+    /// `delete`.
+    Delete,
+    /// `exists`.
+    Exists,
+    /// `ttl`.
+    Ttl,
+    /// `increment`, `decrement`.
+    Increment,
+    /// `add_to_set`.
+    AddToSet,
+    /// `remove_from_set`.
+    RemoveFromSet,
+    /// `set_members`.
+    SetMembers,
+    /// `is_member`.
+    IsMember,
+    /// `clear`.
+    Clear,
+    /// `delete_pattern`.
+    DeletePattern,
+    /// `get_or_store`: hit when cached, miss when the generator ran.
+    GetOrStore,
 }
 
-/// A point-in-time copy of [`OpCounters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct OpSnapshot {
-    /// Reads that found a live entry.
+/// Number of [`Op`] variants.
+pub const OPS: usize = 13;
+
+impl Op {
+    /// Every operation, in label order.
+    pub const ALL: [Op; OPS] = [
+        Op::Get,
+        Op::Put,
+        Op::Delete,
+        Op::Exists,
+        Op::Ttl,
+        Op::Increment,
+        Op::AddToSet,
+        Op::RemoveFromSet,
+        Op::SetMembers,
+        Op::IsMember,
+        Op::Clear,
+        Op::DeletePattern,
+        Op::GetOrStore,
+    ];
+
+    /// The `operation` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::Delete => "delete",
+            Op::Exists => "exists",
+            Op::Ttl => "ttl",
+            Op::Increment => "increment",
+            Op::AddToSet => "add_to_set",
+            Op::RemoveFromSet => "remove_from_set",
+            Op::SetMembers => "set_members",
+            Op::IsMember => "is_member",
+            Op::Clear => "clear",
+            Op::DeletePattern => "delete_pattern",
+            Op::GetOrStore => "get_or_store",
+        }
+    }
+}
+
+/// Outcome of one operation, the `status` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// A read found a live entry.
+    Hit,
+    /// A read found nothing.
+    Miss,
+    /// A write or invalidation succeeded.
+    Success,
+    /// The operation returned an error.
+    Error,
+}
+
+const STATUSES: usize = 4;
+
+impl Status {
+    /// The `status` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Hit => "hit",
+            Status::Miss => "miss",
+            Status::Success => "success",
+            Status::Error => "error",
+        }
+    }
+
+    const ALL: [Status; STATUSES] = [Status::Hit, Status::Miss, Status::Success, Status::Error];
+
+    /// Hit when a value came back, miss when none did.
+    pub fn of_read<T>(r: &CacheResult<Option<T>>) -> Status {
+        match r {
+            Ok(Some(_)) => Status::Hit,
+            Ok(None) => Status::Miss,
+            Err(_) => Status::Error,
+        }
+    }
+
+    /// Hit for `true`, miss for `false` (exists, membership).
+    pub fn of_probe(r: &CacheResult<bool>) -> Status {
+        match r {
+            Ok(true) => Status::Hit,
+            Ok(false) => Status::Miss,
+            Err(_) => Status::Error,
+        }
+    }
+
+    /// Hit for a non-empty collection.
+    pub fn of_members<T>(r: &CacheResult<Vec<T>>) -> Status {
+        match r {
+            Ok(v) if !v.is_empty() => Status::Hit,
+            Ok(_) => Status::Miss,
+            Err(_) => Status::Error,
+        }
+    }
+
+    /// Success or error.
+    pub fn of_write<T>(r: &CacheResult<T>) -> Status {
+        if r.is_ok() {
+            Status::Success
+        } else {
+            Status::Error
+        }
+    }
+}
+
+/// Number of counter stripes per namespace.
+pub const STRIPES: usize = 8;
+
+/// One stripe: a count per operation and status, alone on its cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe([[AtomicU64; STATUSES]; OPS]);
+
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's stripe, assigned round-robin on first use.
+    static MY_STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+}
+
+/// Explicit buckets of the duration histogram, in seconds: 2.5 µs to 5 s.
+pub const DURATION_BUCKETS: [f64; 20] = [
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+];
+
+/// The metric names, in one place.
+pub mod names {
+    /// Counter: operations by cache, operation, namespace and status.
+    pub const OPERATIONS: &str = "deeper_hub_core_cache_operations_total";
+    /// Histogram: operation latency in seconds by cache, operation and namespace.
+    pub const DURATION: &str = "deeper_hub_core_cache_operation_duration_seconds";
+    /// Gauge: entries by cache and namespace.
+    pub const SIZE_ITEMS: &str = "deeper_hub_core_cache_size_items";
+    /// Gauge: estimated bytes by cache and namespace.
+    pub const SIZE_BYTES: &str = "deeper_hub_core_cache_size_bytes";
+    /// Gauge: hits / (hits + misses) since start, by cache and namespace.
+    pub const HIT_RATIO: &str = "deeper_hub_core_cache_hit_ratio";
+    /// Counter: removals by cache, namespace and reason (ttl, manual, lru).
+    pub const EVICTIONS: &str = "deeper_hub_core_cache_evictions_total";
+    /// Counter: actor restarts by cache and actor.
+    pub const RESTARTS: &str = "deeper_hub_core_cache_actor_restarts_total";
+}
+
+/// Registers the help text and unit of every metric family with the installed recorder
+/// (Prometheus `# HELP` lines). Called at every cache start: a recorder installed later gets
+/// the descriptions from the next cache started.
+pub fn describe_metrics() {
+    use metrics::Unit;
+    metrics::describe_counter!(
+        names::OPERATIONS,
+        Unit::Count,
+        "Cache operations by cache, operation, namespace and status (hit, miss, success, error)."
+    );
+    metrics::describe_histogram!(
+        names::DURATION,
+        Unit::Seconds,
+        "Latency of cache operations as seen by the caller, by cache, operation and namespace."
+    );
+    metrics::describe_gauge!(
+        names::SIZE_ITEMS,
+        Unit::Count,
+        "Entries held by the in-memory table (expired entries count until swept)."
+    );
+    metrics::describe_gauge!(
+        names::SIZE_BYTES,
+        Unit::Bytes,
+        "Estimated bytes held: keys, encoded values and a fixed per-entry overhead."
+    );
+    metrics::describe_gauge!(
+        names::HIT_RATIO,
+        "Hits / (hits + misses) since the cache started, by namespace."
+    );
+    metrics::describe_counter!(
+        names::EVICTIONS,
+        Unit::Count,
+        "Entries removed, by reason: ttl (expired), manual (delete, clear, pattern), lru."
+    );
+    metrics::describe_counter!(
+        names::RESTARTS,
+        Unit::Count,
+        "Restarts of the cache's actors by its supervisor, by actor."
+    );
+}
+
+/// Statistics and metric handles of one namespace of one cache. Cheap to share (`Arc`); the
+/// facade's namespace handles hold one each, so recording never looks anything up.
+#[derive(Debug)]
+pub struct NsStats {
+    cache: Arc<str>,
+    name: Arc<str>,
+    /// Whether operations are exported through the `metrics` facade (`metrics.enabled`).
+    export: bool,
+    stripes: Box<[Stripe; STRIPES]>,
+    counters: [[OnceLock<metrics::Counter>; STATUSES]; OPS],
+    durations: [OnceLock<metrics::Histogram>; OPS],
+}
+
+impl NsStats {
+    fn new(cache: Arc<str>, name: Arc<str>, export: bool) -> Self {
+        NsStats {
+            cache,
+            name,
+            export,
+            stripes: Box::default(),
+            counters: Default::default(),
+            durations: Default::default(),
+        }
+    }
+
+    /// The namespace name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// A start time for [`NsStats::record`], or `None` when durations are not exported.
+    #[inline]
+    pub fn start(&self) -> Option<quanta::Instant> {
+        self.export.then(quanta::Instant::now)
+    }
+
+    /// Records one operation's outcome (and its duration when `started` is given).
+    #[inline]
+    pub fn record(&self, op: Op, status: Status, started: Option<quanta::Instant>) {
+        let stripe = MY_STRIPE.with(|s| *s);
+        self.stripes[stripe].0[op as usize][status as usize].fetch_add(1, Ordering::Relaxed);
+        if self.export {
+            self.counters[op as usize][status as usize]
+                .get_or_init(|| {
+                    metrics::counter!(
+                        names::OPERATIONS,
+                        "cache" => self.cache.to_string(),
+                        "operation" => op.as_str(),
+                        "namespace" => self.name.to_string(),
+                        "status" => status.as_str()
+                    )
+                })
+                .increment(1);
+            if let Some(t) = started {
+                self.durations[op as usize]
+                    .get_or_init(|| {
+                        metrics::histogram!(
+                            names::DURATION,
+                            "cache" => self.cache.to_string(),
+                            "operation" => op.as_str(),
+                            "namespace" => self.name.to_string()
+                        )
+                    })
+                    .record(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    /// The count of one operation and status so far.
+    pub fn count(&self, op: Op, status: Status) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.0[op as usize][status as usize].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Hits and misses over every read operation.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        Op::ALL.iter().fold((0, 0), |(h, m), &op| {
+            (
+                h + self.count(op, Status::Hit),
+                m + self.count(op, Status::Miss),
+            )
+        })
+    }
+
+    /// A copy of this namespace's operation counts.
+    pub fn snapshot(&self) -> NamespaceStats {
+        let mut s = NamespaceStats::default();
+        for op in Op::ALL {
+            let mut total = 0;
+            for status in Status::ALL {
+                let n = self.count(op, status);
+                total += n;
+                match status {
+                    Status::Hit => s.hits += n,
+                    Status::Miss => s.misses += n,
+                    Status::Error => s.errors += n,
+                    Status::Success => {}
+                }
+            }
+            if total > 0 {
+                s.operations.insert(op.as_str(), total);
+            }
+        }
+        s.hit_ratio = ratio(s.hits, s.misses);
+        s
+    }
+}
+
+/// hits / (hits + misses), 0 when nothing was read.
+pub fn ratio(hits: u64, misses: u64) -> f64 {
+    if hits + misses == 0 {
+        0.0
+    } else {
+        hits as f64 / (hits + misses) as f64
+    }
+}
+
+/// Figures of one namespace (or of the whole cache) in [`CacheStats`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NamespaceStats {
+    /// Reads that found a live entry (get, exists, ttl, membership, non-empty sets,
+    /// get_or_store hits).
     pub hits: u64,
-    /// Reads that found nothing (absent or expired).
+    /// Reads that found nothing.
     pub misses: u64,
-    /// Successful writes (put, increment, set additions and removals).
-    pub writes: u64,
-    /// Successful deletions, clears and pattern deletions.
-    pub deletes: u64,
+    /// hits / (hits + misses).
+    pub hit_ratio: f64,
+    /// Entries held (memory backend; includes expired entries not yet swept).
+    pub items: u64,
+    /// Estimated bytes held (memory backend).
+    pub bytes: u64,
+    /// Removals by reason.
+    pub evictions: Evictions,
+    /// Operations by kind (every status).
+    pub operations: BTreeMap<&'static str, u64>,
     /// Operations that returned an error.
     pub errors: u64,
 }
 
-impl OpSnapshot {
-    /// hits / (hits + misses), or 0 when nothing was read.
-    pub fn hit_ratio(&self) -> f64 {
-        let reads = self.hits + self.misses;
-        if reads == 0 {
-            0.0
-        } else {
-            self.hits as f64 / reads as f64
-        }
-    }
+/// Removals by reason, as in `deeper_hub_core_cache_evictions_total{reason}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Evictions {
+    /// Expired entries removed (sweeps, or overwritten after expiry).
+    pub ttl: u64,
+    /// Live entries removed by delete, clear or delete_pattern.
+    pub manual: u64,
+    /// Entries evicted to respect a capacity limit (none until limits exist).
+    pub lru: u64,
 }
 
-impl OpCounters {
-    /// Records the outcome of a read: hit, miss or error.
-    pub(crate) fn read<T>(&self, r: &CacheResult<Option<T>>) {
-        let c = match r {
-            Ok(Some(_)) => &self.hits,
-            Ok(None) => &self.misses,
-            Err(_) => &self.errors,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
+/// What `Cache::stats()` returns: totals and per-namespace figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CacheStats {
+    /// Cache instance name.
+    pub cache: String,
+    /// Backend name.
+    pub backend: &'static str,
+    /// Sums over every namespace.
+    pub total: NamespaceStats,
+    /// Per namespace, by name.
+    pub namespaces: BTreeMap<String, NamespaceStats>,
+}
 
-    /// Records a read whose answer is a yes/no (exists, ttl, membership).
-    pub(crate) fn probe(&self, found: &CacheResult<bool>) {
-        let c = match found {
-            Ok(true) => &self.hits,
-            Ok(false) => &self.misses,
-            Err(_) => &self.errors,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
+/// The namespaces of one cache and their statistics.
+#[derive(Debug)]
+pub struct StatsRegistry {
+    cache: Arc<str>,
+    export: bool,
+    namespaces: DashMap<Arc<str>, Arc<NsStats>>,
+}
 
-    /// Records a set read: a non-empty set is a hit.
-    pub(crate) fn members<T>(&self, r: &CacheResult<Vec<T>>) {
-        let c = match r {
-            Ok(m) if !m.is_empty() => &self.hits,
-            Ok(_) => &self.misses,
-            Err(_) => &self.errors,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Records a write.
-    pub(crate) fn write<T>(&self, r: &CacheResult<T>) {
-        let c = if r.is_ok() {
-            &self.writes
-        } else {
-            &self.errors
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Records a deletion.
-    pub(crate) fn delete<T>(&self, r: &CacheResult<T>) {
-        let c = if r.is_ok() {
-            &self.deletes
-        } else {
-            &self.errors
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A consistent-enough copy of the counters (each read is atomic; the set is not).
-    pub fn snapshot(&self) -> OpSnapshot {
-        OpSnapshot {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            writes: self.writes.load(Ordering::Relaxed),
-            deletes: self.deletes.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
+impl StatsRegistry {
+    /// A registry for cache `cache`; `export` sends operations to the `metrics` facade.
+    pub fn new(cache: &str, export: bool) -> Self {
+        StatsRegistry {
+            cache: Arc::from(cache),
+            export,
+            namespaces: DashMap::new(),
         }
+    }
+
+    /// Whether operations are exported through the `metrics` facade.
+    pub fn exports(&self) -> bool {
+        self.export
+    }
+
+    /// The statistics of `name`, created on first use.
+    pub fn namespace(&self, name: &str) -> Arc<NsStats> {
+        if let Some(s) = self.namespaces.get(name) {
+            return s.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.namespaces
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(NsStats::new(self.cache.clone(), name, self.export)))
+            .clone()
+    }
+
+    /// Every namespace seen so far.
+    pub fn all(&self) -> Vec<Arc<NsStats>> {
+        let mut v: Vec<_> = self.namespaces.iter().map(|e| e.value().clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
     }
 }

@@ -43,7 +43,7 @@ use crate::cleanup::{Cleanup, CleanupArgs, CleanupMsg};
 use crate::config::{CacheConfig, Strategy};
 use crate::faults::Faults;
 use crate::metrics_reporter::{MetricsReporter, MetricsReporterArgs};
-use crate::stats::OpCounters;
+use crate::stats::StatsRegistry;
 use crate::store::{Store, StoreArgs, StoreMsg};
 
 /// The kinds of children the supervisor manages.
@@ -169,8 +169,8 @@ pub struct SupervisorArgs {
     pub backend: Arc<dyn CacheBackend>,
     /// The in-memory table, when the backend is the memory table.
     pub table: Option<Arc<MemoryTable>>,
-    /// Operation counters.
-    pub counters: Arc<OpCounters>,
+    /// Per-namespace operation statistics.
+    pub stats: Arc<StatsRegistry>,
     pub(crate) slots: Arc<Slots>,
     /// Test-only fault hooks handed to every child.
     pub faults: Faults,
@@ -241,7 +241,6 @@ impl CacheSupervisor {
             ChildKind::Adapter => {
                 let a = AdapterArgs {
                     backend: args.backend.clone(),
-                    counters: args.counters.clone(),
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, CacheAdapter, a, sup).await?;
@@ -264,10 +263,9 @@ impl CacheSupervisor {
             ChildKind::MetricsReporter => {
                 let a = MetricsReporterArgs {
                     cache: args.name.clone(),
-                    interval: Duration::from_millis(
-                        args.config.metrics_reporter.report_interval_ms,
-                    ),
-                    counters: args.counters.clone(),
+                    config: args.config.metrics_reporter.clone(),
+                    export: args.config.metrics.enabled,
+                    stats: args.stats.clone(),
                     slots: args.slots.clone(),
                     faults: args.faults.clone(),
                 };
@@ -362,7 +360,7 @@ impl CacheSupervisor {
             loop {
                 state.children[i].restarts += 1;
                 metrics::counter!(
-                    "deeper_hub_core_cache_actor_restarts_total",
+                    crate::stats::names::RESTARTS,
                     "cache" => state.args.name.clone(),
                     "actor" => kind.as_str()
                 )

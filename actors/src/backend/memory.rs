@@ -71,12 +71,20 @@ impl Entry {
     }
 }
 
+/// Hasher of the table's maps: foldhash (fast, DoS-resistant per-process seed), measured
+/// faster than the default SipHash on short keys.
+type Hasher = foldhash::fast::RandomState;
+
 /// One namespace's entries and its byte count.
 #[derive(Debug, Default)]
 struct NsTable {
-    map: DashMap<Box<str>, Entry>,
+    map: DashMap<Box<str>, Entry, Hasher>,
     /// Sum of [`Entry::size`] over the map; adjusted on every mutation.
     bytes: AtomicI64,
+    /// Expired entries removed (swept, cleared, or replaced after expiry).
+    evicted_ttl: AtomicU64,
+    /// Live entries removed by delete, clear or delete_pattern.
+    evicted_manual: AtomicU64,
 }
 
 impl NsTable {
@@ -86,8 +94,21 @@ impl NsTable {
         }
     }
 
-    /// Removes every entry for which `remove` says so; returns (live removed, expired removed).
-    fn remove_where(&self, now: u64, mut remove: impl FnMut(&str) -> bool) -> (u64, u64) {
+    fn count_ttl(&self, n: u64) {
+        if n > 0 {
+            self.evicted_ttl.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn count_manual(&self, n: u64) {
+        if n > 0 {
+            self.evicted_manual.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes every entry for which `remove` says so, counting evictions; returns the number
+    /// of live entries removed.
+    fn remove_where(&self, now: u64, mut remove: impl FnMut(&str) -> bool) -> u64 {
         let (mut live, mut expired, mut freed) = (0u64, 0u64, 0i64);
         self.map.retain(|k, e| {
             if !remove(k) {
@@ -102,7 +123,9 @@ impl NsTable {
             false
         });
         self.add_bytes(-freed);
-        (live, expired)
+        self.count_manual(live);
+        self.count_ttl(expired);
+        live
     }
 }
 
@@ -115,6 +138,10 @@ pub struct NamespaceUsage {
     pub entries: u64,
     /// Estimated bytes: keys + encoded values + [`ENTRY_OVERHEAD_BYTES`] per entry.
     pub bytes: u64,
+    /// Expired entries removed so far.
+    pub evicted_ttl: u64,
+    /// Live entries removed by delete, clear or delete_pattern so far.
+    pub evicted_manual: u64,
 }
 
 /// Entry and byte counts of the whole table.
@@ -135,21 +162,18 @@ pub struct TableUsage {
 pub struct MemoryTable {
     /// Namespace name → its map. Copy-on-write: reads never lock; creating a namespace (rare)
     /// swaps in a new map.
-    namespaces: ArcSwap<HashMap<Arc<str>, Arc<NsTable>>>,
+    namespaces: ArcSwap<HashMap<Arc<str>, Arc<NsTable>, Hasher>>,
     clock: Clock,
     max_value_bytes: usize,
-    /// Expired entries removed so far (by sweeps, clears or overwrites of dead entries).
-    expired_removed: AtomicU64,
 }
 
 impl MemoryTable {
     /// An empty table reading time from `clock` and refusing values over `max_value_bytes`.
     pub fn new(clock: Clock, max_value_bytes: usize) -> Self {
         MemoryTable {
-            namespaces: ArcSwap::from_pointee(HashMap::new()),
+            namespaces: ArcSwap::from_pointee(HashMap::default()),
             clock,
             max_value_bytes,
-            expired_removed: AtomicU64::new(0),
         }
     }
 
@@ -198,17 +222,6 @@ impl MemoryTable {
         Ok(())
     }
 
-    /// Number of expired entries removed so far.
-    pub fn expired_removed(&self) -> u64 {
-        self.expired_removed.load(Ordering::Relaxed)
-    }
-
-    fn count_expired(&self, n: u64) {
-        if n > 0 {
-            self.expired_removed.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
     /// Entry and byte counts per namespace. Counts include expired entries not yet swept.
     pub fn usage(&self) -> TableUsage {
         let mut usage = TableUsage::default();
@@ -221,6 +234,8 @@ impl MemoryTable {
                 namespace: name.to_string(),
                 entries,
                 bytes,
+                evicted_ttl: t.evicted_ttl.load(Ordering::Relaxed),
+                evicted_manual: t.evicted_manual.load(Ordering::Relaxed),
             });
         }
         usage
@@ -252,7 +267,7 @@ impl MemoryTable {
                         in_batch += 1;
                     }
                 }
-                self.count_expired(in_batch);
+                t.count_ttl(in_batch);
                 removed += in_batch;
                 after_batch(removed);
                 tokio::task::yield_now().await;
@@ -288,7 +303,7 @@ impl MemoryTable {
         let old = t.map.insert(Box::from(key), entry);
         let old_size = old.as_ref().map_or(0, |e| e.size(key));
         if old.is_some_and(|e| !e.is_live(now)) {
-            self.count_expired(1);
+            t.count_ttl(1);
         }
         t.add_bytes(size - old_size);
         Ok(())
@@ -300,9 +315,10 @@ impl MemoryTable {
             Some((k, e)) => {
                 t.add_bytes(-e.size(&k));
                 if e.is_live(now) {
+                    t.count_manual(1);
                     true
                 } else {
-                    self.count_expired(1);
+                    t.count_ttl(1);
                     false
                 }
             }
@@ -338,7 +354,7 @@ impl MemoryTable {
             MapEntry::Occupied(mut o) => {
                 let before = o.get().size(key);
                 if !o.get().is_live(now) {
-                    self.count_expired(1);
+                    t.count_ttl(1);
                     o.insert(create(now));
                 }
                 let out = f(o.get_mut());
@@ -474,23 +490,13 @@ impl MemoryTable {
                 .collect(),
             None => self.all_namespaces().into_iter().map(|(_, t)| t).collect(),
         };
-        let mut live = 0;
-        for t in tables {
-            let (l, expired) = t.remove_where(now, |_| true);
-            live += l;
-            self.count_expired(expired);
-        }
-        live
+        tables.iter().map(|t| t.remove_where(now, |_| true)).sum()
     }
 
     fn delete_pattern(&self, ns: &str, pattern: &Glob) -> u64 {
         let now = self.clock.now_ms();
-        self.with_ns(ns, |t| {
-            let (live, expired) = t.remove_where(now, |k| pattern.matches(k));
-            self.count_expired(expired);
-            live
-        })
-        .unwrap_or(0)
+        self.with_ns(ns, |t| t.remove_where(now, |k| pattern.matches(k)))
+            .unwrap_or(0)
     }
 }
 

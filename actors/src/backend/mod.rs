@@ -4,6 +4,7 @@
 //! |-------------|-----------------------------------------------------------------|
 //! | `memory.rs` | [`MemoryBackend`]: the embedded ETS-style table (the default)   |
 //! | `noop.rs`   | [`NoopBackend`]: caching disabled                               |
+//! | `redis.rs`  | [`RedisBackend`]: a Redis server shared by many nodes           |
 //!
 //! Backends see encoded values ([`Bytes`] from the shared [codec](crate::codec)), namespaces
 //! and keys as plain strings, and [`Ttl`]s: nothing in the trait assumes the data lives in this
@@ -20,9 +21,11 @@ use crate::ttl::Ttl;
 
 mod memory;
 mod noop;
+mod redis;
 
 pub use memory::{ENTRY_OVERHEAD_BYTES, MemoryBackend, MemoryTable, NamespaceUsage, TableUsage};
 pub use noop::NoopBackend;
+pub use redis::{BreakerState, RedisBackend};
 
 /// The operations every backend implements. Object-safe: the adapter holds
 /// `Arc<dyn CacheBackend>`.
