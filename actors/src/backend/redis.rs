@@ -176,15 +176,13 @@ impl RedisBackend {
             .set_max_delay(Duration::from_millis(10));
         let mut pool = Vec::with_capacity(config.pool_size);
         for _ in 0..config.pool_size.max(1) {
-            let manager = ConnectionManager::new_lazy_with_config(
-                client.clone(),
-                manager_config.clone(),
-            )
-            .map_err(|e| CacheError::Config {
-                key: "redis.url".into(),
-                value: config.redacted_url(),
-                message: scrub(e.to_string()),
-            })?;
+            let manager =
+                ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
+                    .map_err(|e| CacheError::Config {
+                        key: "redis.url".into(),
+                        value: config.redacted_url(),
+                        message: scrub(e.to_string()),
+                    })?;
             pool.push(ArcSwap::from_pointee(manager));
         }
         let backend = RedisBackend {
@@ -640,12 +638,7 @@ impl CacheBackend for RedisBackend {
             Some(ms) => {
                 let script = &self.inner.incr;
                 self.call("increment", Kind::Value, false, |mut c| async move {
-                    script
-                        .key(k)
-                        .arg(delta)
-                        .arg(ms)
-                        .invoke_async(&mut c)
-                        .await
+                    script.key(k).arg(delta).arg(ms).invoke_async(&mut c).await
                 })
                 .await
             }
@@ -726,7 +719,10 @@ impl CacheBackend for RedisBackend {
                 self.scan_unlink("clear", keys.namespace_pattern(ns), |_| true)
                     .await
             }
-            None => self.scan_unlink("clear", keys.all_pattern(), |_| true).await,
+            None => {
+                self.scan_unlink("clear", keys.all_pattern(), |_| true)
+                    .await
+            }
         }
     }
 
@@ -772,10 +768,7 @@ mod tests {
             url: "redis://user:s3cr%40t@localhost:6379/2".into(),
             ..RedisConfig::default()
         };
-        assert_eq!(
-            config.redacted_url(),
-            "redis://user:***@localhost:6379/2"
-        );
+        assert_eq!(config.redacted_url(), "redis://user:***@localhost:6379/2");
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cr"), "{debug}");
         assert_eq!(config.secrets(), vec!["s3cr%40t", "s3cr@t"]);

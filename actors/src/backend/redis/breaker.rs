@@ -53,7 +53,9 @@ impl Breaker {
     pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
         Breaker {
             threshold: threshold.max(1),
-            cooldown_ms: u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX).max(1),
+            cooldown_ms: u64::try_from(cooldown.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
             base: Instant::now(),
             failures: AtomicU32::new(0),
             opened_at: AtomicU64::new(0),
@@ -86,12 +88,10 @@ impl Breaker {
                 running.saturating_add(self.cooldown_ms) - now,
             ));
         }
-        match self.probe_started.compare_exchange(
-            running,
-            now,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
+        match self
+            .probe_started
+            .compare_exchange(running, now, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => Ok(Permit::Probe),
             Err(_) => Err(Duration::from_millis(self.cooldown_ms)),
         }
@@ -120,7 +120,10 @@ impl Breaker {
                 false
             }
             Permit::Normal => {
-                let n = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+                let n = self
+                    .failures
+                    .fetch_add(1, Ordering::AcqRel)
+                    .saturating_add(1);
                 if n >= self.threshold
                     && self
                         .opened_at
@@ -166,7 +169,9 @@ pub(crate) struct LogLimiter {
 impl LogLimiter {
     pub(crate) fn new(interval: Duration) -> Self {
         LogLimiter {
-            interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1),
+            interval_ms: u64::try_from(interval.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
             base: Instant::now(),
             next_at: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
