@@ -211,13 +211,25 @@ impl CacheService {
                 reason: "the cache supervisor is still running".into(),
             });
         }
+        // Let the old tree finish: its supervisor task, then its children (killed by the
+        // supervisor's exit, asynchronously), whose registry names the new tree reuses.
+        if let Some(old) = join.take() {
+            let _ = old.await;
+        }
+        let prefix = format!("{}.", self.inner.name);
+        let deadline = Instant::now() + self.inner.call_timeout;
+        while ractor::registry::registered()
+            .iter()
+            .any(|n| n.starts_with(&prefix))
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let (supervisor, handle) = spawn_supervisor(self.inner.args.clone(), Some(parent)).await?;
         if let Ok(mut s) = self.inner.supervisor.lock() {
             *s = supervisor;
         }
-        if let Some(old) = join.replace(handle) {
-            let _ = old.await;
-        }
+        *join = Some(handle);
         Ok(())
     }
 
