@@ -40,3 +40,5 @@ pub async fn raw_connection(url: &str) -> redis::aio::MultiplexedConnection {
         .await
         .expect("connect to the test redis-server")
 }
+
+pub mod logs;
