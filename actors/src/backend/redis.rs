@@ -9,7 +9,7 @@
 //! | operation | Redis |
 //! |---|---|
 //! | `get` / `put` / `delete` / `exists` / `ttl` | `GET` / `SET … [PX ms]` / `UNLINK` / `EXISTS` / `PTTL` |
-//! | `increment` | `INCRBY`; with a TTL, a Lua script (`EXISTS`, `INCRBY`, `PEXPIRE` only if new) |
+//! | `increment` | `INCRBY`; with a TTL, `MULTI` { `SET k 0 PX ms NX`; `INCRBY` } (the TTL only on creation) |
 //! | `add_to_set` | `SADD`; with a TTL, the same kind of script |
 //! | `remove_from_set` / `set_members` / `is_member` | `SREM` / `SMEMBERS` / `SISMEMBER` |
 //! | `clear` / `delete_pattern` | `SCAN MATCH … COUNT n` + `UNLINK` in batches — never `KEYS`, never `FLUSHDB` |
@@ -51,17 +51,6 @@ use keys::KeyLayout;
 
 /// Backend name in errors, logs and metric labels.
 const NAME: &str = "redis";
-
-/// `INCRBY` that sets the TTL only when it created the counter (an existing counter keeps its
-/// TTL, as on the memory backend). Errors (`WRONGTYPE`, not an integer, overflow) are returned
-/// as they are and leave the value unchanged.
-const INCR_SCRIPT: &str = r"
-local existed = redis.call('EXISTS', KEYS[1])
-local v = redis.pcall('INCRBY', KEYS[1], ARGV[1])
-if type(v) == 'table' and v.err then return v end
-if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return v
-";
 
 /// `SADD` that sets the TTL only when it created the set.
 const SADD_SCRIPT: &str = r"
@@ -125,7 +114,6 @@ struct Inner {
     max_value_bytes: usize,
     breaker: Breaker,
     log: LogLimiter,
-    incr: Script,
     sadd: Script,
 }
 
@@ -202,7 +190,6 @@ impl RedisBackend {
                     Duration::from_millis(config.breaker_cooldown_ms),
                 ),
                 log: LogLimiter::new(Duration::from_millis(config.error_log_interval_ms)),
-                incr: Script::new(INCR_SCRIPT),
                 sadd: Script::new(SADD_SCRIPT),
             }),
         };
@@ -636,9 +623,25 @@ impl CacheBackend for RedisBackend {
                 .await
             }
             Some(ms) => {
-                let script = &self.inner.incr;
+                // MULTI { SET k 0 PX ms NX; INCRBY k delta }: a new counter starts at 0 with
+                // the TTL, an existing one keeps its TTL, and a failing INCRBY (WRONGTYPE, not
+                // an integer, overflow) changes nothing (SET NX did nothing on an existing
+                // key). Not a Lua script: Lua numbers are doubles and would round counters
+                // past 2^53.
                 self.call("increment", Kind::Value, false, |mut c| async move {
-                    script.key(k).arg(delta).arg(ms).invoke_async(&mut c).await
+                    let mut p = ::redis::pipe();
+                    p.atomic()
+                        .cmd("SET")
+                        .arg(k)
+                        .arg(0)
+                        .arg("PX")
+                        .arg(ms)
+                        .arg("NX")
+                        .ignore()
+                        .cmd("INCRBY")
+                        .arg(k)
+                        .arg(delta);
+                    p.query_async::<(i64,)>(&mut c).await.map(|(v,)| v)
                 })
                 .await
             }
