@@ -442,3 +442,36 @@ async fn redis_settings_are_validated_and_the_password_redacted() {
     memory.redis.url = "not a url".into();
     Cache::start(memory).await.unwrap().shutdown().await;
 }
+
+#[test]
+fn redis_settings_load_from_the_environment() {
+    let c = deeper_cache::ConfigLoader::new()
+        .without_default_file()
+        .env_vars([
+            ("DEEPER_CACHE__DEFAULT_ADAPTER", "redis"),
+            (
+                "DEEPER_CACHE__REDIS__URL",
+                "redis://:pw@cache.internal:6380/2",
+            ),
+            ("DEEPER_CACHE__REDIS__POOL_SIZE", "8"),
+            ("DEEPER_CACHE__REDIS__KEY_PREFIX", "orders"),
+            ("DEEPER_CACHE__REDIS__BREAKER_COOLDOWN_MS", "250"),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(c.default_adapter, AdapterKind::Redis);
+    assert_eq!(c.redis.url, "redis://:pw@cache.internal:6380/2");
+    assert_eq!(c.redis.pool_size, 8);
+    assert_eq!(c.redis.key_prefix, "orders");
+    assert_eq!(c.redis.breaker_cooldown_ms, 250);
+    assert_eq!(
+        c.redis.connect_timeout_ms, 1_000,
+        "untouched keys keep their defaults"
+    );
+    let err = deeper_cache::ConfigLoader::new()
+        .without_default_file()
+        .env_vars([("DEEPER_CACHE__REDIS__POOL_SIZES", "8")])
+        .load()
+        .unwrap_err();
+    assert!(err.to_string().contains("pool_sizes"), "{err}");
+}
