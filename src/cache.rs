@@ -1,16 +1,13 @@
 //! The [`Cache`] facade handle.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use deeper_cache_actors::{
     CacheConfig, CacheError, CacheResult, CacheService, CacheStats, Clock, Glob, MAX_KEY_BYTES,
-    MAX_NAMESPACE_BYTES, NsStats, Op, Status, SupervisorStatus, TableUsage, Ttl, codec,
+    MAX_NAMESPACE_BYTES, NsStats, StampedeConfig, SupervisorStatus, TableUsage, Ttl, codec,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-use crate::error::GetOrStoreError;
 
 /// Namespace of keys written through the root handle.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -53,13 +50,15 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// ```
 #[derive(Debug, Clone)]
 pub struct Cache {
-    service: CacheService,
+    pub(crate) service: CacheService,
     /// This handle's namespace and its statistics (metric handles resolved once).
-    ns: Arc<NsStats>,
+    pub(crate) ns: Arc<NsStats>,
     /// `true` for handles made by [`Cache::namespace`]: `clear()` then clears only that
     /// namespace.
     scoped: bool,
-    default_ttl: Ttl,
+    pub(crate) default_ttl: Ttl,
+    /// `stampede.*` settings: wait timeout and `get_or_refresh` defaults.
+    pub(crate) stampede: StampedeConfig,
 }
 
 impl Cache {
@@ -101,8 +100,9 @@ impl Cache {
     ) -> CacheResult<Cache> {
         serve_metrics(&config)?;
         let default_ttl = config.default_ttl_seconds.0;
+        let stampede = config.stampede.clone();
         let service = CacheService::start_linked(config, Clock::system(), parent).await?;
-        Ok(Self::from_service(service, default_ttl))
+        Ok(Self::from_service(service, default_ttl, stampede))
     }
 
     /// Starts a new cache tree under `parent` after the previous one failed, keeping the
@@ -120,20 +120,22 @@ impl Cache {
         self.service.supervisor_cell()
     }
 
-    fn from_service(service: CacheService, default_ttl: Ttl) -> Cache {
+    fn from_service(service: CacheService, default_ttl: Ttl, stampede: StampedeConfig) -> Cache {
         Cache {
             ns: service.namespace(DEFAULT_NAMESPACE),
             service,
             scoped: false,
             default_ttl,
+            stampede,
         }
     }
 
     async fn start_with(config: CacheConfig, clock: Clock) -> CacheResult<Cache> {
         serve_metrics(&config)?;
         let default_ttl = config.default_ttl_seconds.0;
+        let stampede = config.stampede.clone();
         let service = CacheService::start(config, clock).await?;
-        Ok(Self::from_service(service, default_ttl))
+        Ok(Self::from_service(service, default_ttl, stampede))
     }
 
     /// Stops the whole tree and waits for it. Afterwards every call on every clone returns
@@ -172,6 +174,7 @@ impl Cache {
             ns: self.service.namespace(name),
             scoped: true,
             default_ttl: self.default_ttl,
+            stampede: self.stampede.clone(),
         })
     }
 
@@ -186,7 +189,7 @@ impl Cache {
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> CacheResult<Option<T>> {
         check_key(key)?;
         match self.service.get(&self.ns, key).await {
-            Ok(Some(raw)) => codec::decode(&raw).map(Some),
+            Ok(Some(raw)) => self.decode_fresh(&raw),
             Ok(None) | Err(CacheError::BackendUnavailable { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -253,83 +256,6 @@ impl Cache {
     pub async fn ttl(&self, key: &str) -> CacheResult<Option<Ttl>> {
         check_key(key)?;
         self.service.ttl(&self.ns, key).await
-    }
-
-    /// Returns the cached value of `key`, or runs `generator`, stores its `Ok` value with the
-    /// default TTL and returns it. See [`Cache::get_or_store_with_ttl`].
-    ///
-    /// # Errors
-    /// As [`Cache::get_or_store_with_ttl`].
-    pub async fn get_or_store<T, E, F, Fut>(
-        &self,
-        key: &str,
-        generator: F,
-    ) -> Result<T, GetOrStoreError<E>>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.get_or_store_with_ttl(key, self.default_ttl, generator)
-            .await
-    }
-
-    /// Returns the cached value of `key`, or runs `generator` and caches its result for `ttl`.
-    ///
-    /// - Hit: the value; the generator is not called.
-    /// - Miss (absent or expired): the generator runs **in the caller's task** (never inside an
-    ///   actor), its `Ok` value is stored and returned.
-    /// - Generator `Err(e)`: returned as [`GetOrStoreError::Generator`]`(e)`; nothing is stored,
-    ///   so the next call runs the generator again.
-    /// - Cache unavailable (timeout, restarting actors, backend down): the generator runs and
-    ///   its value is returned; storing is attempted and a failure to store is logged, not
-    ///   returned (the spec's degradation rule).
-    ///
-    /// # Errors
-    /// [`GetOrStoreError::Generator`] as above; [`GetOrStoreError::Cache`] for a bad key or
-    /// TTL, a stored value that is not a `T`, or a cache that was shut down.
-    pub async fn get_or_store_with_ttl<T, E, F, Fut>(
-        &self,
-        key: &str,
-        ttl: impl Into<Ttl>,
-        generator: F,
-    ) -> Result<T, GetOrStoreError<E>>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        check_key(key)?;
-        let ttl = ttl.into().validate()?;
-        let started = self.ns.start();
-        let record = |status| {
-            self.service
-                .record(&self.ns, Op::GetOrStore, status, started)
-        };
-        match self.service.get_as(&self.ns, key, Op::GetOrStore).await {
-            Ok(Some(raw)) => return codec::decode(&raw).map_err(GetOrStoreError::Cache),
-            Ok(None) => {}
-            Err(e) if e.is_unavailable() => {
-                tracing::warn!(namespace = %self.ns.name(), key, error = %e, "cache unavailable; running the generator without the cache");
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let value = match generator().await {
-            Ok(v) => v,
-            Err(e) => {
-                record(Status::Error);
-                return Err(GetOrStoreError::Generator(e));
-            }
-        };
-        let raw = codec::encode(&value)?;
-        match self.service.put(&self.ns, key, raw, ttl).await {
-            Ok(()) => {}
-            Err(e) if e.is_unavailable() => {
-                tracing::warn!(namespace = %self.ns.name(), key, error = %e, "generated value not stored: cache unavailable");
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(value)
     }
 
     /// Atomically adds `amount` to the integer counter at `key` and returns the new value. A
@@ -495,6 +421,18 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Decodes a stored value; a value written by `get_or_refresh` whose freshness stamp has
+    /// passed is stale, which plain reads treat as a miss.
+    pub(crate) fn decode_fresh<T: DeserializeOwned>(&self, raw: &[u8]) -> CacheResult<Option<T>> {
+        match codec::unwrap(raw) {
+            Some(env) if self.service.clock().epoch_ms() >= env.fresh_until_ms => Ok(None),
+            Some(env) => codec::decode(env.value).map(Some),
+            None => codec::decode(raw).map(Some),
+        }
+    }
+}
+
 /// Starts the built-in Prometheus endpoint when the configuration asks for it.
 fn serve_metrics(config: &CacheConfig) -> CacheResult<()> {
     let p = &config.metrics.prometheus;
@@ -518,7 +456,7 @@ fn serve_metrics(config: &CacheConfig) -> CacheResult<()> {
     })
 }
 
-fn check_key(key: &str) -> CacheResult<()> {
+pub(crate) fn check_key(key: &str) -> CacheResult<()> {
     if key.is_empty() {
         return Err(CacheError::InvalidKey {
             reason: "the key is empty".into(),

@@ -8,9 +8,26 @@ use deeper_cache_actors::CacheError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GetOrStoreError<E> {
-    /// The generator failed; nothing was stored.
+    /// The generator failed; nothing was stored. (The leader of a flight gets this.)
     #[error("generator failed: {0}")]
     Generator(E),
+    /// This caller waited for another caller's generator of the same key, which failed;
+    /// nothing was stored. `message` is that error's `Display` text.
+    #[error("the generator run for this key by another caller failed: {message}")]
+    LeaderFailed {
+        /// The leader's generator error, as text.
+        message: String,
+    },
+    /// This caller waited for another caller's generator of the same key, which panicked.
+    #[error("the generator run for this key by another caller panicked")]
+    LeaderPanicked,
+    /// This caller waited longer than its wait timeout for another caller's generator; that
+    /// flight continues for the others.
+    #[error("waited {after:?} for another caller's generator of this key")]
+    WaitTimeout {
+        /// The wait timeout that passed.
+        after: std::time::Duration,
+    },
     /// The cache refused the request.
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -21,7 +38,7 @@ impl<E> GetOrStoreError<E> {
     pub fn into_generator_error(self) -> Option<E> {
         match self {
             GetOrStoreError::Generator(e) => Some(e),
-            GetOrStoreError::Cache(_) => None,
+            _ => None,
         }
     }
 }

@@ -72,10 +72,12 @@ mod config;
 mod error;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+mod stampede;
 
 pub use cache::{Cache, DEFAULT_NAMESPACE};
 pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};
 pub use error::GetOrStoreError;
+pub use stampede::{RefreshOptions, StoreOptions};
 
 /// Entry overhead counted in byte figures.
 pub use deeper_cache_actors::backend::ENTRY_OVERHEAD_BYTES;

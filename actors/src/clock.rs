@@ -44,6 +44,21 @@ impl Clock {
     }
 }
 
+impl Clock {
+    /// Wall-clock milliseconds since the Unix epoch (the manual clock's own value in tests).
+    /// Used where several nodes must agree on a time, such as the freshness stamp of
+    /// stale-while-revalidate entries; never for the table's own expiry, which is monotonic.
+    pub fn epoch_ms(&self) -> u64 {
+        match &self.inner {
+            ClockInner::System { .. } => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
+            ClockInner::Manual(ms) => ms.load(Ordering::Acquire),
+        }
+    }
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Clock::system()

@@ -67,3 +67,62 @@ impl ClassifyMessage for serde_json::Error {
         format!("{kind} at line {} column {}", self.line(), self.column())
     }
 }
+
+/// First bytes of an entry written with a freshness stamp (`get_or_refresh`): an ASCII record
+/// separator (which no JSON document starts with), a version tag, then
+/// `<fresh_until_epoch_ms> <ttl_ms>\n<json>`. The stamp is wall-clock time so that several
+/// nodes sharing a Redis agree on it.
+pub const ENVELOPE_TAG: &[u8] = b"\x1edc1 ";
+
+/// A value with its freshness stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// Wall-clock milliseconds after which the value is stale.
+    pub fresh_until_ms: u64,
+    /// The TTL the value was written with, in milliseconds.
+    pub ttl_ms: u64,
+    /// The encoded value itself.
+    pub value: &'a [u8],
+}
+
+/// Wraps an encoded value with its freshness stamp.
+pub fn wrap(fresh_until_ms: u64, ttl_ms: u64, value: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(value.len() + 48);
+    out.extend_from_slice(ENVELOPE_TAG);
+    out.extend_from_slice(format!("{fresh_until_ms} {ttl_ms}\n").as_bytes());
+    out.extend_from_slice(value);
+    Bytes::from(out)
+}
+
+/// The envelope of a stored value, or `None` for a plain value.
+pub fn unwrap(raw: &[u8]) -> Option<Envelope<'_>> {
+    let rest = raw.strip_prefix(ENVELOPE_TAG)?;
+    let nl = rest.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&rest[..nl]).ok()?;
+    let (fresh, ttl) = header.split_once(' ')?;
+    Some(Envelope {
+        fresh_until_ms: fresh.parse().ok()?,
+        ttl_ms: ttl.parse().ok()?,
+        value: &rest[nl + 1..],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_roundtrip_and_plain_values_are_not_envelopes() {
+        let raw = wrap(1_700_000_000_123, 60_000, br#"{"a":1}"#);
+        let e = unwrap(&raw).expect("an envelope");
+        assert_eq!(e.fresh_until_ms, 1_700_000_000_123);
+        assert_eq!(e.ttl_ms, 60_000);
+        assert_eq!(e.value, br#"{"a":1}"#);
+        assert!(unwrap(br#"{"a":1}"#).is_none());
+        assert!(unwrap(b"42").is_none());
+        assert!(
+            decode::<serde_json::Value>(&raw).is_err(),
+            "an envelope is not JSON"
+        );
+    }
+}

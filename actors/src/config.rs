@@ -39,6 +39,8 @@ pub struct CacheConfig {
     pub metrics_reporter: MetricsReporterConfig,
     /// Supervision: restart strategy and intensity.
     pub supervisor: SupervisorConfig,
+    /// Stampede protection for `get_or_store` / `get_or_refresh`.
+    pub stampede: StampedeConfig,
 }
 
 impl Default for CacheConfig {
@@ -55,6 +57,7 @@ impl Default for CacheConfig {
             metrics: MetricsConfig::default(),
             metrics_reporter: MetricsReporterConfig::default(),
             supervisor: SupervisorConfig::default(),
+            stampede: StampedeConfig::default(),
         }
     }
 }
@@ -416,6 +419,31 @@ impl Default for PrometheusConfig {
     }
 }
 
+/// Stampede protection settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StampedeConfig {
+    /// How long a caller waits for another caller's generator of the same key before it gets
+    /// `GetOrStoreError::WaitTimeout` (the generator keeps running for the others).
+    pub wait_timeout_ms: u64,
+    /// Default stale-while-revalidate grace for `get_or_refresh`: after the TTL, serve the
+    /// stale value this long while one background refresh runs. 0 = off.
+    pub stale_for_ms: u64,
+    /// Default refresh-ahead for `get_or_refresh`: a hit in the last fraction of the TTL
+    /// (e.g. 0.1) starts one background refresh. 0 = off.
+    pub refresh_ahead: f64,
+}
+
+impl Default for StampedeConfig {
+    fn default() -> Self {
+        StampedeConfig {
+            wait_timeout_ms: 10_000,
+            stale_for_ms: 0,
+            refresh_ahead: 0.0,
+        }
+    }
+}
+
 /// OTP restart strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -553,6 +581,15 @@ impl CacheConfig {
         positive("supervisor.max_seconds", self.supervisor.max_seconds)?;
         self.redis
             .validate(self.effective_adapter() == AdapterKind::Redis)?;
+        positive("stampede.wait_timeout_ms", self.stampede.wait_timeout_ms)?;
+        let ahead = self.stampede.refresh_ahead;
+        if !(0.0..1.0).contains(&ahead) {
+            return Err(CacheError::Config {
+                key: "stampede.refresh_ahead".into(),
+                value: ahead.to_string(),
+                message: "a fraction of the TTL: at least 0.0 (off) and below 1.0".into(),
+            });
+        }
         let warn = self.metrics_reporter.miss_ratio_warn;
         if !(0.0..=1.0).contains(&warn) {
             return Err(CacheError::Config {

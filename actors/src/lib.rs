@@ -28,13 +28,12 @@
 //! nothing is lost.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use deeper_cache_actors::{CacheConfig, CacheService, Clock, Ttl, codec};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), deeper_cache_actors::CacheError> {
 //! let service = CacheService::start(CacheConfig::default(), Clock::system()).await?;
-//! let ns: Arc<str> = Arc::from("default");
+//! let ns = service.namespace("default"); // statistics and metric handles, resolved once
 //! service.put(&ns, "answer", codec::encode(&42)?, Ttl::Never).await?;
 //! let raw = service.get(&ns, "answer").await?.expect("just written");
 //! assert_eq!(codec::decode::<i32>(&raw)?, 42);
@@ -51,6 +50,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod faults;
+pub mod flight;
 pub mod glob;
 pub mod metrics_reporter;
 pub mod service;
@@ -65,14 +65,15 @@ pub use clock::Clock;
 pub use clock::ManualClock;
 pub use config::{
     AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, MemoryConfig,
-    MetricsConfig, MetricsReporterConfig, PrometheusConfig, Strategy, SupervisorConfig,
+    MetricsConfig, MetricsReporterConfig, PrometheusConfig, StampedeConfig, Strategy,
+    SupervisorConfig,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]
 pub use faults::Fault;
 pub use glob::Glob;
 pub use service::CacheService;
-pub use stats::{CacheStats, Evictions, NamespaceStats, NsStats, Op, Status};
+pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats, Op, Status};
 pub use supervisor::{ChildKind, ChildStatus, SupervisorStatus};
 pub use ttl::Ttl;
 

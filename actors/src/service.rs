@@ -38,6 +38,7 @@ use crate::clock::Clock;
 use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
 use crate::error::{CacheError, CacheResult};
 use crate::faults::Faults;
+use crate::flight::Flights;
 use crate::glob::Glob;
 use crate::stats::{CacheStats, NsStats, Op, StatsRegistry, Status, ratio};
 use crate::store::StoreMsg;
@@ -65,6 +66,10 @@ struct Inner {
     slots: Arc<Slots>,
     stats: Arc<StatsRegistry>,
     table: Option<Arc<MemoryTable>>,
+    /// Single-flight table of `get_or_store` and its background refresh tasks.
+    flights: Arc<Flights>,
+    /// The clock entries expire by (manual in tests).
+    clock: Clock,
     /// `direct` mode: the backend the caller's task calls itself. `None` in `rpc` mode.
     direct: Option<Arc<dyn CacheBackend>>,
     /// Everything a supervisor incarnation starts from; kept so the application can start the
@@ -145,6 +150,7 @@ impl CacheService {
                 NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)
             )
         });
+        let clock_for_facade = clock.clone();
         let (backend, table): (Arc<dyn CacheBackend>, _) = match config.effective_adapter() {
             AdapterKind::Memory => {
                 let table = Arc::new(MemoryTable::new(clock, config.memory.max_value_bytes));
@@ -185,6 +191,8 @@ impl CacheService {
                 slots,
                 stats,
                 table,
+                flights: Arc::new(Flights::default()),
+                clock: clock_for_facade,
                 direct,
                 args,
                 supervisor: std::sync::Mutex::new(supervisor),
@@ -238,6 +246,16 @@ impl CacheService {
         self.inner.supervisor().get_cell()
     }
 
+    /// The single-flight table shared by every handle of this cache.
+    pub fn flights(&self) -> &Arc<Flights> {
+        &self.inner.flights
+    }
+
+    /// The clock this cache expires entries by.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
     /// The instance name.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -253,9 +271,11 @@ impl CacheService {
         self.inner.slots.is_closed()
     }
 
-    /// Stops the whole tree and waits for every actor to end. Idempotent.
+    /// Stops the whole tree and waits for every actor to end; aborts background refreshes.
+    /// Idempotent.
     pub async fn shutdown(&self) {
         self.inner.slots.closed.store(true, Ordering::Release);
+        self.inner.flights.abort_all();
         let join = self.inner.join.lock().await.take();
         if let Some(join) = join {
             self.inner.supervisor().stop(Some("shutdown".into()));
@@ -422,26 +442,28 @@ impl CacheService {
 
     /// Reads an encoded value, recorded as `op` (`get`, or `get_or_store`'s lookup).
     pub async fn get_as(&self, ns: &Arc<NsStats>, key: &str, op: Op) -> CacheResult<Option<Bytes>> {
-        let work = async {
-            if let Some(b) = self.direct("get")? {
-                return b.get(ns.name(), key).await;
-            }
-            let p = self.partition_of(ns.name(), key);
-            self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
-                ns: ns.name().clone(),
-                key: key.to_owned(),
-                reply,
-            })
-            .await
-        };
         self.observe(
             ns,
             op,
             key,
             Status::of_read,
             |v| v.as_ref().map(Bytes::len),
-            work,
+            self.peek(ns, key),
         )
+        .await
+    }
+
+    /// Reads an encoded value without recording it (the facade's internal re-checks).
+    pub async fn peek(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Bytes>> {
+        if let Some(b) = self.direct("get")? {
+            return b.get(ns.name(), key).await;
+        }
+        let p = self.partition_of(ns.name(), key);
+        self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
+            ns: ns.name().clone(),
+            key: key.to_owned(),
+            reply,
+        })
         .await
     }
 
@@ -739,6 +761,9 @@ impl CacheService {
             t.evictions.lru += s.evictions.lru;
             for (op, n) in &s.operations {
                 *t.operations.entry(op).or_default() += n;
+            }
+            for (event, n) in &s.stampede {
+                *t.stampede.entry(event).or_default() += n;
             }
         }
         t.hit_ratio = ratio(t.hits, t.misses);

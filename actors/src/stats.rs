@@ -157,6 +157,44 @@ impl Status {
     }
 }
 
+/// Stampede-protection events, the `event` label of `deeper_hub_core_cache_stampede_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlightEvent {
+    /// A `get_or_store` caller waited for another caller's generator instead of running one.
+    Coalesced,
+    /// A stale value was served during its grace period.
+    StaleServed,
+    /// A background refresh ran its generator (stale-while-revalidate or refresh-ahead).
+    Refresh,
+    /// A background refresh failed; the stale value was kept.
+    RefreshFailed,
+    /// A waiter gave up after its wait timeout.
+    WaitTimeout,
+}
+
+const FLIGHT_EVENTS: usize = 5;
+
+impl FlightEvent {
+    const ALL: [FlightEvent; FLIGHT_EVENTS] = [
+        FlightEvent::Coalesced,
+        FlightEvent::StaleServed,
+        FlightEvent::Refresh,
+        FlightEvent::RefreshFailed,
+        FlightEvent::WaitTimeout,
+    ];
+
+    /// The `event` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlightEvent::Coalesced => "coalesced",
+            FlightEvent::StaleServed => "stale_served",
+            FlightEvent::Refresh => "refresh",
+            FlightEvent::RefreshFailed => "refresh_failed",
+            FlightEvent::WaitTimeout => "wait_timeout",
+        }
+    }
+}
+
 /// Number of counter stripes per namespace.
 pub const STRIPES: usize = 8;
 
@@ -212,6 +250,10 @@ pub mod names {
     pub const EVICTIONS: &str = "deeper_hub_core_cache_evictions_total";
     /// Counter: actor restarts by cache and actor.
     pub const RESTARTS: &str = "deeper_hub_core_cache_actor_restarts_total";
+    /// Counter: stampede-protection events by cache, namespace and event.
+    pub const STAMPEDE: &str = "deeper_hub_core_cache_stampede_total";
+    /// Histogram: `get_or_store` generator run time in seconds, by cache and namespace.
+    pub const GENERATOR: &str = "deeper_hub_core_cache_generator_duration_seconds";
 }
 
 /// Registers the help text and unit of every metric family with the installed recorder
@@ -249,6 +291,16 @@ pub fn describe_metrics() {
         "Entries removed, by reason: ttl (expired), manual (delete, clear, pattern), lru."
     );
     metrics::describe_counter!(
+        names::STAMPEDE,
+        Unit::Count,
+        "Stampede protection: coalesced waiters, stale values served, background refreshes."
+    );
+    metrics::describe_histogram!(
+        names::GENERATOR,
+        Unit::Seconds,
+        "Run time of get_or_store generators, by cache and namespace."
+    );
+    metrics::describe_counter!(
         names::RESTARTS,
         Unit::Count,
         "Restarts of the cache's actors by its supervisor, by actor."
@@ -266,6 +318,9 @@ pub struct NsStats {
     stripes: Box<[Stripe; STRIPES]>,
     counters: [[OnceLock<metrics::Counter>; STATUSES]; OPS],
     durations: [OnceLock<metrics::Histogram>; OPS],
+    flight_counts: [AtomicU64; FLIGHT_EVENTS],
+    flight_counters: [OnceLock<metrics::Counter>; FLIGHT_EVENTS],
+    generator: OnceLock<metrics::Histogram>,
 }
 
 impl NsStats {
@@ -277,6 +332,9 @@ impl NsStats {
             stripes: Box::default(),
             counters: Default::default(),
             durations: Default::default(),
+            flight_counts: Default::default(),
+            flight_counters: Default::default(),
+            generator: OnceLock::new(),
         }
     }
 
@@ -323,6 +381,43 @@ impl NsStats {
         }
     }
 
+    /// Records a stampede-protection event.
+    pub fn flight_event(&self, event: FlightEvent) {
+        self.flight_counts[event as usize].fetch_add(1, Ordering::Relaxed);
+        if self.export {
+            self.flight_counters[event as usize]
+                .get_or_init(|| {
+                    metrics::counter!(
+                        names::STAMPEDE,
+                        "cache" => self.cache.to_string(),
+                        "namespace" => self.name.to_string(),
+                        "event" => event.as_str()
+                    )
+                })
+                .increment(1);
+        }
+    }
+
+    /// Records how long a generator ran (`started` from [`NsStats::start`]).
+    pub fn generator_time(&self, started: Option<quanta::Instant>) {
+        if let Some(t) = started {
+            self.generator
+                .get_or_init(|| {
+                    metrics::histogram!(
+                        names::GENERATOR,
+                        "cache" => self.cache.to_string(),
+                        "namespace" => self.name.to_string()
+                    )
+                })
+                .record(t.elapsed().as_secs_f64());
+        }
+    }
+
+    /// How many times `event` happened.
+    pub fn flight_count(&self, event: FlightEvent) -> u64 {
+        self.flight_counts[event as usize].load(Ordering::Relaxed)
+    }
+
     /// The count of one operation and status so far.
     pub fn count(&self, op: Op, status: Status) -> u64 {
         self.stripes
@@ -360,6 +455,12 @@ impl NsStats {
                 s.operations.insert(op.as_str(), total);
             }
         }
+        for e in FlightEvent::ALL {
+            let n = self.flight_count(e);
+            if n > 0 {
+                s.stampede.insert(e.as_str(), n);
+            }
+        }
         s.hit_ratio = ratio(s.hits, s.misses);
         s
     }
@@ -394,6 +495,9 @@ pub struct NamespaceStats {
     pub operations: BTreeMap<&'static str, u64>,
     /// Operations that returned an error.
     pub errors: u64,
+    /// Stampede-protection events (coalesced, stale_served, refresh, refresh_failed,
+    /// wait_timeout).
+    pub stampede: BTreeMap<&'static str, u64>,
 }
 
 /// Removals by reason, as in `deeper_hub_core_cache_evictions_total{reason}`.

@@ -114,8 +114,8 @@ macro_rules! suite {
             /// Wraps tests that only the memory backend can run (see the crate doc).
             #[allow(unused_macros)]
             macro_rules! memory_only {
-                        ($d($d item:tt)*) => { if_memory!($backend, $d($d item)*); };
-                    }
+                                ($d($d item:tt)*) => { if_memory!($backend, $d($d item)*); };
+                            }
 
             pub(crate) fn plane() -> AdapterConfig {
                 AdapterConfig {
