@@ -64,6 +64,11 @@ pub use deeper_cache_actors::{
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.
 pub use deeper_cache_actors::ractor;
 
+/// The Redis backend's settings (`CacheConfig::redis`), the backend itself and its circuit
+/// breaker's states; see the README's "Redis backend" section.
+pub use deeper_cache_actors::backend::{BreakerState, RedisBackend};
+pub use deeper_cache_actors::config::RedisConfig;
+
 #[cfg(feature = "testing")]
 pub use deeper_cache_actors::{Fault, ManualClock};
 

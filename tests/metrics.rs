@@ -9,6 +9,10 @@ use std::time::Duration;
 use deeper_cache::{Cache, CacheConfig, DataPlaneMode, ManualClock};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
+/// Snapshots of the debugging recorder reset its counters, so the tests of this binary take
+/// turns (each holds this lock for its whole run).
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The debugging recorder is global for this test binary; each test uses its own cache name
 /// and filters by the `cache` label.
 fn snapshotter() -> &'static Snapshotter {
@@ -98,6 +102,7 @@ fn config(name: &str, mode: DataPlaneMode) -> CacheConfig {
 
 #[tokio::test]
 async fn counters_and_histograms_per_operation_namespace_and_status() {
+    let _turn = TURN.lock().await;
     snapshotter();
     for (name, mode) in [
         ("m_direct", DataPlaneMode::Direct),
@@ -196,6 +201,7 @@ async fn counters_and_histograms_per_operation_namespace_and_status() {
 
 #[tokio::test]
 async fn gauges_and_evictions_after_a_report_tick() {
+    let _turn = TURN.lock().await;
     snapshotter();
     let clock = ManualClock::new();
     let mut c = config("m_gauges", DataPlaneMode::Direct);
@@ -215,49 +221,54 @@ async fn gauges_and_evictions_after_a_report_tick() {
     ns.delete("keep").await.unwrap();
     ns.put("after", &1).await.unwrap();
 
-    // Wait (bounded) for a report tick that saw the final state.
+    // Wait (bounded) for a report tick that saw the final state. Snapshots reset what they
+    // read, so every figure is checked in one snapshot taken after a full tick.
     let labels = [("namespace", "pages")];
+    let expected_bytes = ("after".len() + 1 + deeper_cache::ENTRY_OVERHEAD_BYTES) as f64;
+    let evictions = |s: &[Sample], reason: &str| {
+        counter(
+            s,
+            "deeper_hub_core_cache_evictions_total",
+            &[("namespace", "pages"), ("reason", reason)],
+        )
+    };
     let mut ok = false;
+    let mut last = String::new();
     for _ in 0..500 {
         let s = samples("m_gauges");
         let items = gauge(&s, "deeper_hub_core_cache_size_items", &labels);
-        let ttl = counter(
-            &s,
-            "deeper_hub_core_cache_evictions_total",
-            &[("namespace", "pages"), ("reason", "ttl")],
+        let bytes = gauge(&s, "deeper_hub_core_cache_size_bytes", &labels);
+        let ratio = gauge(&s, "deeper_hub_core_cache_hit_ratio", &labels);
+        let (ttl, manual) = (evictions(&s, "ttl"), evictions(&s, "manual"));
+        // The lru series exists (at 0) so the label set is fixed from the start.
+        let lru = s.iter().any(|x| {
+            x.name == "deeper_hub_core_cache_evictions_total" && x.label("reason") == "lru"
+        });
+        last = format!(
+            "items {items:?} bytes {bytes:?} ratio {ratio:?} ttl {ttl} manual {manual} lru {lru}"
         );
-        if items == Some(1.0) && ttl == 10 {
-            let bytes = gauge(&s, "deeper_hub_core_cache_size_bytes", &labels).unwrap();
-            assert_eq!(
-                bytes as usize,
-                "after".len() + 1 + deeper_cache::ENTRY_OVERHEAD_BYTES
-            );
-            let ratio = gauge(&s, "deeper_hub_core_cache_hit_ratio", &labels).unwrap();
-            assert!((ratio - 0.5).abs() < 1e-9, "1 hit, 1 miss: {ratio}");
-            let manual = counter(
-                &s,
-                "deeper_hub_core_cache_evictions_total",
-                &[("namespace", "pages"), ("reason", "manual")],
-            );
-            assert_eq!(manual, 1);
-            let lru = s.iter().any(|x| {
-                x.name == "deeper_hub_core_cache_evictions_total" && x.label("reason") == "lru"
-            });
-            assert!(
-                lru,
-                "the lru series exists (at 0) so the label set is fixed"
-            );
+        if items == Some(1.0)
+            && bytes == Some(expected_bytes)
+            && ratio.is_some_and(|r| (r - 0.5).abs() < 1e-9) // 1 hit, 1 miss
+            && ttl == 10
+            && manual == 1
+            && lru
+        {
             ok = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(ok, "the reporter refreshed the gauges");
+    assert!(
+        ok,
+        "the reporter refreshed the gauges; last snapshot: {last}"
+    );
     cache.shutdown().await;
 }
 
 #[tokio::test]
 async fn metrics_can_be_switched_off() {
+    let _turn = TURN.lock().await;
     snapshotter();
     let mut c = config("m_off", DataPlaneMode::Direct);
     c.metrics.enabled = false;
