@@ -15,6 +15,9 @@
 //! | `redis_incr` | `increment_with_ttl(k, 1, Ttl::Never)` (`INCRBY`) | `INCRBY k 1` |
 //! | `redis_incr_ttl` | `increment` (default TTL: `MULTI`/`SET NX PX`/`INCRBY`/`EXEC`) | the same transaction |
 //! | `redis_breaker_open` | `put` and `get` with the breaker open (no network) | — |
+//!
+//! Then, outside criterion, `paired`: get/set/incr of both clients in alternating blocks of
+//! 1,000 calls, printing the median per-round ratio cache/plain (robust to machine noise).
 #![allow(missing_docs, clippy::field_reassign_with_default)]
 
 #[path = "../tests/support/redis_server.rs"]
@@ -23,7 +26,7 @@ mod redis_server;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use deeper_cache::{AdapterKind, Cache, CacheConfig, Ttl};
 use redis::aio::ConnectionManager;
 use tokio::runtime::{Builder, Runtime};
@@ -244,11 +247,104 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
+    paired(&s);
     s.rt.block_on(async {
         dead.shutdown().await;
         s.cache.shutdown().await;
     });
 }
 
-criterion_group!(redis_benches, benches);
-criterion_main!(redis_benches);
+/// One timed block of `n` operations of one client.
+async fn block(s: &Setup, op: &str, cache: bool, n: usize) -> Duration {
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        let i = i % s.keys.len();
+        let mut conn = s.plain.clone();
+        match (op, cache) {
+            ("get", true) => {
+                black_box(s.cache.get::<String>(&s.keys[i]).await.expect("get"));
+            }
+            ("get", false) => {
+                let v: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&s.raw_keys[i])
+                    .query_async(&mut conn)
+                    .await
+                    .expect("GET");
+                black_box(v);
+            }
+            ("set", true) => s.cache.put(&s.keys[i], &s.value).await.expect("put"),
+            ("set", false) => redis::cmd("SET")
+                .arg(&s.raw_keys[i])
+                .arg(&s.json)
+                .arg("PX")
+                .arg(3_600_000)
+                .query_async::<()>(&mut conn)
+                .await
+                .expect("SET"),
+            ("incr", true) => {
+                black_box(
+                    s.cache
+                        .increment_with_ttl("ctr", 1, Ttl::Never)
+                        .await
+                        .expect("incr"),
+                );
+            }
+            ("incr", false) => {
+                let v: i64 = redis::cmd("INCRBY")
+                    .arg("deeper_cache:default:ctr")
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("INCRBY");
+                black_box(v);
+            }
+            _ => unreachable!("unknown op"),
+        }
+    }
+    started.elapsed()
+}
+
+/// Cache and plain client measured in alternating blocks of 1,000 calls (15 rounds, the
+/// order swapped every round), so both see the same machine load: the per-round ratio
+/// cache/plain is robust to a noisy, shared machine where criterion's sequential groups are
+/// not. Prints the median ratio and the median ns per call of each client.
+fn paired(s: &Setup) {
+    const ROUNDS: usize = 15;
+    const N: usize = 1_000;
+    println!("paired blocks ({ROUNDS} rounds x {N} calls per client, alternating):");
+    for op in ["get", "set", "incr"] {
+        let (mut ratios, mut cache_ns, mut plain_ns) = (Vec::new(), Vec::new(), Vec::new());
+        s.rt.block_on(async {
+            for round in 0..ROUNDS {
+                let (c, p) = if round % 2 == 0 {
+                    let c = block(s, op, true, N).await;
+                    (c, block(s, op, false, N).await)
+                } else {
+                    let p = block(s, op, false, N).await;
+                    (block(s, op, true, N).await, p)
+                };
+                ratios.push(c.as_secs_f64() / p.as_secs_f64());
+                cache_ns.push(c.as_nanos() as f64 / N as f64);
+                plain_ns.push(p.as_nanos() as f64 / N as f64);
+            }
+        });
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "paired {op:4}: cache {:.0} ns, plain {:.0} ns, ratio cache/plain median {:.3} (min {:.3}, max {:.3})",
+            median(&mut cache_ns),
+            median(&mut plain_ns),
+            median(&mut ratios),
+            ratios.first().copied().unwrap_or_default(),
+            ratios.last().copied().unwrap_or_default(),
+        );
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}

@@ -1,8 +1,8 @@
 //! The Redis backend: one cache shared by every node of an application.
 //!
 //! # Layout
-//! Every key is `{key_prefix}:{namespace}:{key}` (see [`keys`](self) for the escaping that keeps
-//! namespaces apart). Values are the shared codec's bytes (JSON), so `redis-cli GET` shows them
+//! Every key is `{key_prefix}:{namespace}:{key}` (`backend/redis/keys.rs` escapes the
+//! namespace part so namespaces stay apart). Values are the shared codec's bytes (JSON), so `redis-cli GET` shows them
 //! as written; counters are Redis integers (`INCRBY`), sets are Redis sets, TTLs are Redis TTLs
 //! (`PX`, millisecond granularity, as on the memory backend).
 //!
