@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deeper_cache_actors::flight::{FlightState, Join, LeaderGuard};
+use deeper_cache_actors::stats::Started;
 use deeper_cache_actors::{CacheError, FlightEvent, Op, Status, Ttl, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -178,11 +179,18 @@ impl Cache {
         check_key(key)?;
         let ttl = options.ttl.unwrap_or(self.default_ttl).validate()?;
         let wait = options.wait_timeout.unwrap_or(self.wait_timeout());
-        if let Found::Fresh(v, _) = self.lookup::<T, E>(key, Op::GetOrStore).await? {
-            return Ok(v);
+        let started = self.ns.start();
+        let r = async {
+            if let Found::Fresh(v, _) = self.lookup::<T, E>(key).await? {
+                return Ok((v, true));
+            }
+            let store = |value: &T| -> Result<bytes::Bytes, CacheError> { codec::encode(value) };
+            let v = self.single_flight(key, wait, generator, store, ttl).await?;
+            Ok((v, false))
         }
-        let store = |value: &T| -> Result<bytes::Bytes, CacheError> { codec::encode(value) };
-        self.single_flight(key, wait, generator, store, ttl).await
+        .await;
+        self.record(started, &r);
+        r.map(|(v, _)| v)
     }
 
     /// Like [`Cache::get_or_store_with`], plus stale-while-revalidate and refresh-ahead, which
@@ -242,30 +250,38 @@ impl Cache {
             ahead,
         };
         let generator = Arc::new(generator);
-        match self.lookup::<T, E>(key, Op::GetOrStore).await? {
-            Found::Fresh(v, stamp) => {
-                if let Some(fresh_until) = stamp
-                    && plan.in_refresh_window(fresh_until, self.service.clock().epoch_ms())
-                {
-                    self.spawn_refresh(key, plan, fresh_until, generator);
+        let started = self.ns.start();
+        let r = async {
+            match self.lookup::<T, E>(key).await? {
+                Found::Fresh(v, stamp) => {
+                    if let Some(fresh_until) = stamp
+                        && plan.in_refresh_window(fresh_until, self.service.clock().epoch_ms())
+                    {
+                        self.spawn_refresh(key, plan, fresh_until, generator);
+                    }
+                    return Ok((v, true));
                 }
-                return Ok(v);
+                Found::Stale(v, fresh_until) => {
+                    self.ns.flight_event(FlightEvent::StaleServed);
+                    self.spawn_refresh(key, plan, fresh_until, generator);
+                    return Ok((v, true));
+                }
+                Found::Miss => {}
             }
-            Found::Stale(v, fresh_until) => {
-                self.ns.flight_event(FlightEvent::StaleServed);
-                self.spawn_refresh(key, plan, fresh_until, generator);
-                return Ok(v);
-            }
-            Found::Miss => {}
+            let clock = self.service.clock().clone();
+            let store = move |value: &T| -> Result<bytes::Bytes, CacheError> {
+                let json = codec::encode(value)?;
+                Ok(plan.wrap(clock.epoch_ms(), &json))
+            };
+            let generator = move || generator();
+            let v = self
+                .single_flight(key, wait, generator, store, plan.physical_ttl())
+                .await?;
+            Ok((v, false))
         }
-        let clock = self.service.clock().clone();
-        let store = move |value: &T| -> Result<bytes::Bytes, CacheError> {
-            let json = codec::encode(value)?;
-            Ok(plan.wrap(clock.epoch_ms(), &json))
-        };
-        let generator = move || generator();
-        self.single_flight(key, wait, generator, store, plan.physical_ttl())
-            .await
+        .await;
+        self.record(started, &r);
+        r.map(|(v, _)| v)
     }
 
     /// How many `get_or_store` generators (and background refreshes) are running now, across
@@ -278,14 +294,13 @@ impl Cache {
         Duration::from_millis(self.stampede.wait_timeout_ms)
     }
 
-    /// Reads `key` for the stampede paths, recording the lookup as `op`. Unavailability is a
-    /// miss (the generator runs); other cache errors are returned.
+    /// Reads `key` for the stampede paths (recorded by the caller, once per call).
+    /// Unavailability is a miss (the generator runs); other cache errors are returned.
     async fn lookup<T: DeserializeOwned, E>(
         &self,
         key: &str,
-        op: Op,
     ) -> Result<Found<T>, GetOrStoreError<E>> {
-        let raw = match self.service.get_as(&self.ns, key, op).await {
+        let raw = match self.service.peek(&self.ns, key).await {
             Ok(Some(raw)) => raw,
             Ok(None) => return Ok(Found::Miss),
             Err(e) if e.is_unavailable() => {
@@ -357,7 +372,6 @@ impl Cache {
                     let state = match outcome {
                         Err(_) => {
                             self.ns.flight_event(FlightEvent::WaitTimeout);
-                            self.record(Status::Error);
                             return Err(GetOrStoreError::WaitTimeout { after: wait });
                         }
                         Ok(Ok(state)) => state.clone(),
@@ -366,13 +380,11 @@ impl Cache {
                     match state {
                         FlightState::Done(raw) => return Ok(codec::decode(&raw)?),
                         FlightState::Failed(message) => {
-                            self.record(Status::Error);
                             return Err(GetOrStoreError::LeaderFailed {
                                 message: message.to_string(),
                             });
                         }
                         FlightState::Panicked => {
-                            self.record(Status::Error);
                             return Err(GetOrStoreError::LeaderPanicked);
                         }
                         // The leader went away: try to take over (or find its value).
@@ -405,7 +417,6 @@ impl Cache {
         let value = match result {
             Ok(v) => v,
             Err(e) => {
-                self.record(Status::Error);
                 guard.finish(FlightState::Failed(Arc::from(e.to_string())));
                 return Err(GetOrStoreError::Generator(e));
             }
@@ -431,8 +442,17 @@ impl Cache {
         Ok(value)
     }
 
-    fn record(&self, status: Status) {
-        self.service.record(&self.ns, Op::GetOrStore, status, None);
+    /// Records one `get_or_store`/`get_or_refresh` call with exactly one status: hit (served
+    /// from the cache, fresh or stale), miss (produced by a generator, ours or a leader's), or
+    /// error.
+    fn record<T, E>(&self, started: Started, r: &Result<(T, bool), GetOrStoreError<E>>) {
+        let status = match r {
+            Ok((_, true)) => Status::Hit,
+            Ok((_, false)) => Status::Miss,
+            Err(_) => Status::Error,
+        };
+        self.service
+            .record(&self.ns, Op::GetOrStore, status, started);
     }
 
     /// Starts one background refresh of `key` unless one is already running, or the entry was
@@ -485,9 +505,9 @@ impl Cache {
                     }
                 }
                 Err(e) => {
+                    guard.finish(FlightState::Failed(Arc::from(e.to_string())));
                     cache.ns.flight_event(FlightEvent::RefreshFailed);
                     tracing::warn!(namespace = %cache.ns.name(), key = %key, error = %e, "background refresh failed; keeping the stale value until its grace period ends");
-                    guard.finish(FlightState::Failed(Arc::from(e.to_string())));
                 }
             }
         });

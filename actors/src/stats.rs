@@ -195,6 +195,9 @@ impl FlightEvent {
     }
 }
 
+/// When an operation started, if durations are being measured (see [`NsStats::start`]).
+pub type Started = Option<quanta::Instant>;
+
 /// Number of counter stripes per namespace.
 pub const STRIPES: usize = 8;
 
