@@ -475,3 +475,45 @@ fn redis_settings_load_from_the_environment() {
         .unwrap_err();
     assert!(err.to_string().contains("pool_sizes"), "{err}");
 }
+
+#[test]
+fn a_missing_redis_server_is_a_failure_with_an_install_hint() {
+    let panic = std::panic::catch_unwind(|| {
+        support::redis_server::require_redis_server_at("/nonexistent/redis-server")
+    })
+    .expect_err("a missing binary fails the test, it is never skipped");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("apt-get install -y redis-server"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_get_or_store_on_one_node_runs_the_generator_once() {
+    let server = RedisServer::start();
+    let cache = Cache::start(redis_config(&server.url(), &unique_prefix("flight")))
+        .await
+        .unwrap();
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (cache, runs) = (cache.clone(), runs.clone());
+        tasks.push(tokio::spawn(async move {
+            cache
+                .get_or_store("hot", || async move {
+                    runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, std::io::Error>(42u32)
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 42);
+    }
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(cache.get::<u32>("hot").await.unwrap(), Some(42));
+    cache.shutdown().await;
+}

@@ -21,8 +21,12 @@ pub fn redis_server_bin() -> String {
 
 /// Panics with an install hint when `redis-server` cannot be run.
 pub fn require_redis_server() {
-    let bin = redis_server_bin();
-    let ok = Command::new(&bin)
+    require_redis_server_at(&redis_server_bin());
+}
+
+/// Panics with an install hint when `bin` cannot be run as `redis-server`.
+pub fn require_redis_server_at(bin: &str) {
+    let ok = Command::new(bin)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
