@@ -145,7 +145,8 @@ pub struct RedisConfig {
     /// Server URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS (needs
     /// the `redis-tls` cargo feature).
     pub url: String,
-    /// Multiplexed connections opened to the server; calls are spread over them round-robin.
+    /// Multiplexed connections opened to the server; a key's commands always use the same one
+    /// (chosen by key hash), so they reach Redis in the order they were issued.
     pub pool_size: usize,
     /// First segment of every key: `{key_prefix}:{namespace}:{key}`. `clear()` of the whole
     /// cache removes only keys under it. 1 to 64 characters from `[A-Za-z0-9_.-]`.

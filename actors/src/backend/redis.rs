@@ -26,6 +26,7 @@
 //! stands for. The URL's password never appears in a log, an error or a `Debug` output.
 
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -51,6 +52,9 @@ use keys::KeyLayout;
 
 /// Backend name in errors, logs and metric labels.
 const NAME: &str = "redis";
+
+/// Hasher routing a key to a connection of the pool (fixed seed: stable for the process).
+static ROUTE: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x7ed1_5cac);
 
 /// `SADD` that sets the TTL only when it created the set.
 const SADD_SCRIPT: &str = r"
@@ -209,7 +213,7 @@ impl RedisBackend {
     /// [`CacheError::BackendUnavailable`] when the server cannot be reached or the breaker is
     /// open.
     pub async fn ping(&self) -> CacheResult<()> {
-        self.call("ping", Kind::Value, true, |mut c| async move {
+        self.call("ping", Kind::Value, true, None, |mut c| async move {
             ::redis::cmd("PING").query_async::<()>(&mut c).await
         })
         .await
@@ -247,14 +251,17 @@ impl RedisBackend {
         Ok(())
     }
 
-    /// The next connection of the pool, round-robin.
+    /// The connection for a call: the one `route` (a Redis key) hashes to, so every command
+    /// on one key goes over one connection, in the order it was issued (what an adapter that
+    /// pipelines calls needs to keep a key's operations in order); round-robin for calls on
+    /// no single key (`SCAN`, `UNLINK` batches, `PING`).
     #[inline]
-    fn pick(&self) -> (usize, ConnectionManager) {
+    fn pick(&self, route: Option<&str>) -> (usize, ConnectionManager) {
         let pool = &self.inner.pool;
-        let i = if pool.len() == 1 {
-            0
-        } else {
-            self.inner.next.fetch_add(1, Ordering::Relaxed) % pool.len()
+        let i = match (pool.len(), route) {
+            (1, _) => 0,
+            (n, Some(key)) => (ROUTE.hash_one(key) % n as u64) as usize,
+            (n, None) => self.inner.next.fetch_add(1, Ordering::Relaxed) % n,
         };
         (i, ConnectionManager::clone(&pool[i].load()))
     }
@@ -311,6 +318,7 @@ impl RedisBackend {
         operation: &'static str,
         kind: Kind,
         retry: bool,
+        route: Option<&str>,
         f: F,
     ) -> CacheResult<T>
     where
@@ -334,7 +342,7 @@ impl RedisBackend {
                 ));
             }
         };
-        let (slot, conn) = self.pick();
+        let (slot, conn) = self.pick(route);
         if permit == Permit::Probe {
             // A dead connection fails its first command and reconnects in the background:
             // PING twice so a server that is back is found on this probe.
@@ -444,7 +452,7 @@ impl RedisBackend {
         loop {
             let pattern = &pattern;
             let (next, keys): (u64, Vec<Vec<u8>>) = self
-                .call(operation, Kind::Value, true, |mut c| async move {
+                .call(operation, Kind::Value, true, None, |mut c| async move {
                     ::redis::cmd("SCAN")
                         .arg(cursor)
                         .arg("MATCH")
@@ -460,7 +468,7 @@ impl RedisBackend {
                 let chunk = std::mem::take(&mut pending);
                 let chunk = &chunk;
                 let n: u64 = self
-                    .call(operation, Kind::Value, true, |mut c| async move {
+                    .call(operation, Kind::Value, true, None, |mut c| async move {
                         ::redis::cmd("UNLINK").arg(chunk).query_async(&mut c).await
                     })
                     .await?;
@@ -552,9 +560,13 @@ impl CacheBackend for RedisBackend {
 
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         let k = &self.inner.keys.key(ns, key);
-        self.call("get", Kind::Value, true, |mut c| async move {
-            ::redis::cmd("GET").arg(k).query_async(&mut c).await
-        })
+        self.call(
+            "get",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move { ::redis::cmd("GET").arg(k).query_async(&mut c).await },
+        )
         .await
     }
 
@@ -562,50 +574,74 @@ impl CacheBackend for RedisBackend {
         self.check_size(value.len())?;
         let k = &self.inner.keys.key(ns, key);
         let value = &value;
-        self.call("put", Kind::Value, true, |mut c| async move {
-            let mut cmd = ::redis::cmd("SET");
-            cmd.arg(k).arg(&value[..]);
-            if let Some(ms) = ttl.as_millis() {
-                cmd.arg("PX").arg(ms);
-            }
-            cmd.query_async::<()>(&mut c).await
-        })
+        self.call(
+            "put",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                let mut cmd = ::redis::cmd("SET");
+                cmd.arg(k).arg(&value[..]);
+                if let Some(ms) = ttl.as_millis() {
+                    cmd.arg("PX").arg(ms);
+                }
+                cmd.query_async::<()>(&mut c).await
+            },
+        )
         .await
     }
 
     async fn delete(&self, ns: &str, key: &str) -> CacheResult<bool> {
         let k = &self.inner.keys.key(ns, key);
-        self.call("delete", Kind::Value, true, |mut c| async move {
-            ::redis::cmd("UNLINK")
-                .arg(k)
-                .query_async::<u64>(&mut c)
-                .await
-                .map(|n| n > 0)
-        })
+        self.call(
+            "delete",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("UNLINK")
+                    .arg(k)
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
         .await
     }
 
     async fn exists(&self, ns: &str, key: &str) -> CacheResult<bool> {
         let k = &self.inner.keys.key(ns, key);
-        self.call("exists", Kind::Value, true, |mut c| async move {
-            ::redis::cmd("EXISTS")
-                .arg(k)
-                .query_async::<u64>(&mut c)
-                .await
-                .map(|n| n > 0)
-        })
+        self.call(
+            "exists",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("EXISTS")
+                    .arg(k)
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
         .await
     }
 
     async fn ttl(&self, ns: &str, key: &str) -> CacheResult<Option<Ttl>> {
         let k = &self.inner.keys.key(ns, key);
-        self.call("ttl", Kind::Value, true, |mut c| async move {
-            ::redis::cmd("PTTL")
-                .arg(k)
-                .query_async::<i64>(&mut c)
-                .await
-                .map(ttl_from_pttl)
-        })
+        self.call(
+            "ttl",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("PTTL")
+                    .arg(k)
+                    .query_async::<i64>(&mut c)
+                    .await
+                    .map(ttl_from_pttl)
+            },
+        )
         .await
     }
 
@@ -613,13 +649,19 @@ impl CacheBackend for RedisBackend {
         let k = &self.inner.keys.key(ns, key);
         match ttl.as_millis() {
             None => {
-                self.call("increment", Kind::Value, false, |mut c| async move {
-                    ::redis::cmd("INCRBY")
-                        .arg(k)
-                        .arg(delta)
-                        .query_async(&mut c)
-                        .await
-                })
+                self.call(
+                    "increment",
+                    Kind::Value,
+                    false,
+                    Some(k.as_str()),
+                    |mut c| async move {
+                        ::redis::cmd("INCRBY")
+                            .arg(k)
+                            .arg(delta)
+                            .query_async(&mut c)
+                            .await
+                    },
+                )
                 .await
             }
             Some(ms) => {
@@ -628,21 +670,27 @@ impl CacheBackend for RedisBackend {
                 // an integer, overflow) changes nothing (SET NX did nothing on an existing
                 // key). Not a Lua script: Lua numbers are doubles and would round counters
                 // past 2^53.
-                self.call("increment", Kind::Value, false, |mut c| async move {
-                    let mut p = ::redis::pipe();
-                    p.atomic()
-                        .cmd("SET")
-                        .arg(k)
-                        .arg(0)
-                        .arg("PX")
-                        .arg(ms)
-                        .arg("NX")
-                        .ignore()
-                        .cmd("INCRBY")
-                        .arg(k)
-                        .arg(delta);
-                    p.query_async::<(i64,)>(&mut c).await.map(|(v,)| v)
-                })
+                self.call(
+                    "increment",
+                    Kind::Value,
+                    false,
+                    Some(k.as_str()),
+                    |mut c| async move {
+                        let mut p = ::redis::pipe();
+                        p.atomic()
+                            .cmd("SET")
+                            .arg(k)
+                            .arg(0)
+                            .arg("PX")
+                            .arg(ms)
+                            .arg("NX")
+                            .ignore()
+                            .cmd("INCRBY")
+                            .arg(k)
+                            .arg(delta);
+                        p.query_async::<(i64,)>(&mut c).await.map(|(v,)| v)
+                    },
+                )
                 .await
             }
         }
@@ -654,25 +702,37 @@ impl CacheBackend for RedisBackend {
         let member = &member;
         let added: u64 = match ttl.as_millis() {
             None => {
-                self.call("add_to_set", Kind::Set, false, |mut c| async move {
-                    ::redis::cmd("SADD")
-                        .arg(k)
-                        .arg(&member[..])
-                        .query_async(&mut c)
-                        .await
-                })
+                self.call(
+                    "add_to_set",
+                    Kind::Set,
+                    false,
+                    Some(k.as_str()),
+                    |mut c| async move {
+                        ::redis::cmd("SADD")
+                            .arg(k)
+                            .arg(&member[..])
+                            .query_async(&mut c)
+                            .await
+                    },
+                )
                 .await?
             }
             Some(ms) => {
                 let script = &self.inner.sadd;
-                self.call("add_to_set", Kind::Set, false, |mut c| async move {
-                    script
-                        .key(k)
-                        .arg(&member[..])
-                        .arg(ms)
-                        .invoke_async(&mut c)
-                        .await
-                })
+                self.call(
+                    "add_to_set",
+                    Kind::Set,
+                    false,
+                    Some(k.as_str()),
+                    |mut c| async move {
+                        script
+                            .key(k)
+                            .arg(&member[..])
+                            .arg(ms)
+                            .invoke_async(&mut c)
+                            .await
+                    },
+                )
                 .await?
             }
         };
@@ -682,36 +742,52 @@ impl CacheBackend for RedisBackend {
     async fn remove_from_set(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
         let k = &self.inner.keys.key(ns, key);
         let member = &member;
-        self.call("remove_from_set", Kind::Set, false, |mut c| async move {
-            ::redis::cmd("SREM")
-                .arg(k)
-                .arg(&member[..])
-                .query_async::<u64>(&mut c)
-                .await
-                .map(|n| n > 0)
-        })
+        self.call(
+            "remove_from_set",
+            Kind::Set,
+            false,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("SREM")
+                    .arg(k)
+                    .arg(&member[..])
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
         .await
     }
 
     async fn set_members(&self, ns: &str, key: &str) -> CacheResult<Vec<Bytes>> {
         let k = &self.inner.keys.key(ns, key);
-        self.call("set_members", Kind::Set, true, |mut c| async move {
-            ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await
-        })
+        self.call(
+            "set_members",
+            Kind::Set,
+            true,
+            Some(k.as_str()),
+            |mut c| async move { ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await },
+        )
         .await
     }
 
     async fn is_member(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
         let k = &self.inner.keys.key(ns, key);
         let member = &member;
-        self.call("is_member", Kind::Set, true, |mut c| async move {
-            ::redis::cmd("SISMEMBER")
-                .arg(k)
-                .arg(&member[..])
-                .query_async::<u64>(&mut c)
-                .await
-                .map(|n| n > 0)
-        })
+        self.call(
+            "is_member",
+            Kind::Set,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("SISMEMBER")
+                    .arg(k)
+                    .arg(&member[..])
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
         .await
     }
 
