@@ -25,7 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let config = ConfigLoader::new().load()?;
+    let mut config = ConfigLoader::new().load()?;
+    // Bound the table (off by default): at most 100,000 entries and 64 MiB, evicting by
+    // frequency (`lfu`) when full. See README "Bounded memory".
+    config.memory.max_entries = 100_000;
+    config.memory.max_bytes = 64 * 1024 * 1024;
     println!(
         "config: adapter={:?} default_ttl={:?} cleanup_interval_ms={}",
         config.default_adapter, config.default_ttl_seconds.0, config.memory.cleanup_interval_ms

@@ -123,6 +123,13 @@ pub struct MemoryConfig {
     pub cleanup_batch_size: usize,
     /// Largest encoded value accepted, in bytes (1 MiB by default).
     pub max_value_bytes: usize,
+    /// Most entries the table holds, all namespaces together; 0 = no limit (the default).
+    pub max_entries: u64,
+    /// Most bytes the table holds (keys + encoded values + `ENTRY_OVERHEAD_BYTES` per entry),
+    /// all namespaces together; 0 = no limit (the default).
+    pub max_bytes: u64,
+    /// What a write does when a limit is reached: evict (`lfu`, `lru`) or fail (`reject`).
+    pub eviction_policy: EvictionPolicy,
 }
 
 impl Default for MemoryConfig {
@@ -131,6 +138,41 @@ impl Default for MemoryConfig {
             cleanup_interval_ms: 60_000,
             cleanup_batch_size: 1_000,
             max_value_bytes: 1024 * 1024,
+            max_entries: 0,
+            max_bytes: 0,
+            eviction_policy: EvictionPolicy::default(),
+        }
+    }
+}
+
+impl MemoryConfig {
+    /// Whether `max_entries` or `max_bytes` is set.
+    pub fn is_bounded(&self) -> bool {
+        self.max_entries > 0 || self.max_bytes > 0
+    }
+}
+
+/// How the in-memory table stays within `memory.max_entries` / `memory.max_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvictionPolicy {
+    /// Frequency-aware eviction (W-TinyLFU admission over CLOCK queues): keeps a hot set
+    /// through one-time scans. Reads stay lock-free. The default.
+    #[default]
+    Lfu,
+    /// Exact least-recently-used eviction (every hit takes a short global lock).
+    Lru,
+    /// Evict nothing: a write past a limit fails with `CapacityExceeded`.
+    Reject,
+}
+
+impl EvictionPolicy {
+    /// The config and metric label value (`lfu`, `lru`, `reject`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::Lfu => "lfu",
+            EvictionPolicy::Lru => "lru",
+            EvictionPolicy::Reject => "reject",
         }
     }
 }
@@ -575,6 +617,14 @@ impl CacheConfig {
             self.memory.cleanup_batch_size as u64,
         )?;
         positive("memory.max_value_bytes", self.memory.max_value_bytes as u64)?;
+        let min_bytes = crate::backend::ENTRY_OVERHEAD_BYTES as u64 * 16;
+        if self.memory.max_bytes != 0 && self.memory.max_bytes < min_bytes {
+            return Err(CacheError::Config {
+                key: "memory.max_bytes".into(),
+                value: self.memory.max_bytes.to_string(),
+                message: format!("at least {min_bytes} bytes, or 0 for no limit"),
+            });
+        }
         positive(
             "metrics_reporter.report_interval_ms",
             self.metrics_reporter.report_interval_ms,

@@ -63,6 +63,18 @@ pub enum CacheError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The write would take the in-memory table past `memory.max_entries` or
+    /// `memory.max_bytes` and the policy is `reject` (nothing was evicted, the table is
+    /// unchanged), or one entry alone is larger than `memory.max_bytes` (any policy).
+    #[error("capacity exceeded: {limit} = {max}, the write needs {needed}")]
+    CapacityExceeded {
+        /// The configuration key of the limit (`memory.max_entries` or `memory.max_bytes`).
+        limit: &'static str,
+        /// The configured limit.
+        max: u64,
+        /// What the table would hold with the write (entries), or the entry's size (bytes).
+        needed: u64,
+    },
     /// A duration that must be positive was zero.
     #[error("invalid ttl: {reason}")]
     InvalidTtl {

@@ -4,7 +4,7 @@
 //! - asks the Store for the table's usage (memory backend) and sets, per namespace,
 //!   `deeper_hub_core_cache_size_items`, `deeper_hub_core_cache_size_bytes`,
 //!   `deeper_hub_core_cache_hit_ratio` and the `deeper_hub_core_cache_evictions_total{reason}`
-//!   counters (`ttl`, `manual`, `lru`);
+//!   counters (`ttl`, `manual`, `lru`, `lfu`, `capacity`);
 //! - logs one INFO line with the hits, misses, hit ratio, items, bytes and evictions since the
 //!   previous report;
 //! - logs WARN when the interval's miss ratio is above `miss_ratio_warn` over at least
@@ -75,6 +75,8 @@ struct NsHandles {
     evicted_ttl: metrics::Counter,
     evicted_manual: metrics::Counter,
     evicted_lru: metrics::Counter,
+    evicted_lfu: metrics::Counter,
+    evicted_capacity: metrics::Counter,
 }
 
 impl NsHandles {
@@ -88,6 +90,8 @@ impl NsHandles {
             evicted_ttl: eviction("ttl"),
             evicted_manual: eviction("manual"),
             evicted_lru: eviction("lru"),
+            evicted_lfu: eviction("lfu"),
+            evicted_capacity: eviction("capacity"),
         }
     }
 }
@@ -155,7 +159,9 @@ impl MetricsReporter {
             h.bytes.set(ns.bytes as f64);
             h.evicted_ttl.absolute(ns.evicted_ttl);
             h.evicted_manual.absolute(ns.evicted_manual);
-            h.evicted_lru.absolute(0);
+            h.evicted_lru.absolute(ns.evicted_lru);
+            h.evicted_lfu.absolute(ns.evicted_lfu);
+            h.evicted_capacity.absolute(ns.evicted_capacity);
         }
     }
 

@@ -153,7 +153,7 @@ impl CacheService {
         let clock_for_facade = clock.clone();
         let (backend, table): (Arc<dyn CacheBackend>, _) = match config.effective_adapter() {
             AdapterKind::Memory => {
-                let table = Arc::new(MemoryTable::new(clock, config.memory.max_value_bytes));
+                let table = Arc::new(MemoryTable::with_config(clock, &config.memory));
                 (Arc::new(MemoryBackend::new(table.clone())), Some(table))
             }
             AdapterKind::Noop => (Arc::new(NoopBackend), None),
@@ -785,6 +785,22 @@ impl CacheService {
             crate::cleanup::CleanupMsg::SweepNow,
         )
         .await
+    }
+
+    /// Sets (or, with `None`, removes) the listener told of every entry the memory table
+    /// evicts or expires (see [`EvictionListener`](crate::backend::EvictionListener)). Returns
+    /// `false` when the backend is not the memory table (nothing is registered).
+    pub fn set_eviction_listener(
+        &self,
+        listener: Option<crate::backend::EvictionListener>,
+    ) -> bool {
+        match &self.inner.table {
+            Some(table) => {
+                table.set_eviction_listener(listener);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Entry and byte counts of the memory table (empty for other backends), asked of the

@@ -510,8 +510,12 @@ pub struct Evictions {
     pub ttl: u64,
     /// Live entries removed by delete, clear or delete_pattern.
     pub manual: u64,
-    /// Entries evicted to respect a capacity limit (none until limits exist).
+    /// Live entries evicted by the `lru` policy to respect `memory.max_entries`/`max_bytes`.
     pub lru: u64,
+    /// Live entries evicted by the `lfu` policy to respect `memory.max_entries`/`max_bytes`.
+    pub lfu: u64,
+    /// Writes refused for capacity (the `reject` policy, or one entry over `memory.max_bytes`).
+    pub capacity: u64,
 }
 
 /// What `Cache::stats()` returns: totals and per-namespace figures.

@@ -1,47 +1,105 @@
-//! The in-memory backend: an ETS-style concurrent table that outlives the actors using it.
+//! The in-memory backend: an ETS-style concurrent table that outlives the actors using it,
+//! optionally bounded, with an expiry index.
 //!
-//! Layout: a copy-on-write map of namespaces (read lock-free through `arc-swap`; a namespace is
-//! created once, on its first write) whose values are per-namespace [`DashMap`]s. Per-namespace
-//! maps make `clear()` of one namespace and `delete_pattern` touch only that namespace. DashMap
-//! was picked over `scc` and `papaya` by the `table_maps` benchmark (see `docs/PERFORMANCE.md`).
+//! # Layout
+//! A copy-on-write map of namespaces (read lock-free through `arc-swap`; a namespace is created
+//! once, on its first write, and gets a small numeric id) whose values are per-namespace
+//! [`DashMap`]s keyed by `Arc<str>`. Per-namespace maps make `clear()` of one namespace and
+//! `delete_pattern` touch only that namespace. DashMap was picked over `scc` and `papaya` by the
+//! `table_maps` benchmark (see `docs/PERFORMANCE.md`). The key's allocation is shared by the map,
+//! the expiry index and the eviction policy, so neither copies keys.
 //!
 //! Every read path checks expiry against the [`Clock`], so an expired entry is a miss whether
 //! or not the Cleanup actor has swept it yet. Atomic read-modify-write operations (counters,
 //! sets) run under DashMap's per-key entry lock.
+//!
+//! # Expiry (`memory/expiry.rs`)
+//! Entries with a TTL are indexed in one-second buckets by expiry time; a sweep takes the due
+//! buckets and removes what expired, in batches with yields, so its cost is proportional to
+//! what expired, not to the table's size. Each item is checked against the entry's current
+//! expiry before removal (a rewrite with a new TTL is never removed by an old item).
+//!
+//! # Limits (`memory.max_entries`, `memory.max_bytes`) and policies (`memory/policy.rs`)
+//! Off by default: an unbounded table has no policy and takes no global lock. When a limit is
+//! set, the table keeps an exact entry count and a global byte count, and a policy mutex
+//! serialises the *creation of new keys* and *removals*; reads and in-place overwrites do not
+//! take it (except the exact `lru` policy, whose hits do).
+//!
+//! - **Inserting a new key** happens under the policy mutex: the writer first evicts (`lfu`,
+//!   `lru`) or fails with [`CacheError::CapacityExceeded`] (`reject`) until the new entry fits,
+//!   then inserts. Eviction is amortised O(1) per write: the policy names its victim from the
+//!   end of a queue, never by scanning the table.
+//! - **The bound on entries is exact**: the count never exceeds `max_entries`, at any moment,
+//!   under any concurrency (only inserts of new keys add entries, and they are serialised).
+//! - **The bound on bytes has a bounded slack** under `lfu` and `lru`: an overwrite that grows
+//!   an entry (a longer value, a set member, a counter's extra digit) charges the global byte
+//!   count first and evicts right after releasing the entry's lock. Between the two the table
+//!   can be over `max_bytes` by at most the growth of the overwrites in flight — at most one
+//!   per writing thread, each at most `max_value_bytes` plus the key. Under `reject` the growth
+//!   is reserved before the entry changes, so the byte bound is exact there too.
+//! - An entry larger than `max_bytes` by itself is refused with `CapacityExceeded` under every
+//!   policy.
+//!
+//! Removals are counted per namespace and reason: `ttl` (expired entries removed by sweeps,
+//! overwrites, deletes or evictions), `manual` (live entries removed by delete, clear or
+//! delete_pattern), `lru` / `lfu` (live entries evicted by that policy) and `capacity` (writes
+//! refused by `reject` or for being larger than `max_bytes`). An [`EvictionListener`] receives
+//! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
+
+mod expiry;
+mod policy;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use async_trait::async_trait;
 use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
 use serde::Serialize;
 
+use self::expiry::{BUCKET_MS, Due, ExpiryIndex, Item, NO_BUCKET, bucket_of};
+use self::policy::{EXPIRED, MAX_HITS, NO_NODE, Policy, Resident};
 use super::CacheBackend;
 use crate::clock::{Clock, remaining};
 use crate::codec;
+use crate::config::{EvictionPolicy, MemoryConfig};
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::ttl::Ttl;
 
-/// Estimated bookkeeping bytes per entry (map slot, entry header, expiry), added to the key and
-/// value lengths in the table's byte count. An estimate, stated so byte figures are comparable.
+/// Estimated bookkeeping bytes per entry (map slot, entry header, expiry, policy node), added
+/// to the key and value lengths in the table's byte count and in `memory.max_bytes`. An
+/// estimate, stated so byte figures are comparable; `docs/PERFORMANCE.md` has the measured
+/// resident memory per entry.
 pub const ENTRY_OVERHEAD_BYTES: usize = 64;
 
-/// One stored entry: the encoded value and its absolute expiry (clock milliseconds).
-#[derive(Debug, Clone)]
+/// `Entry::expires_at` of an entry that never expires.
+const NEVER: u64 = u64::MAX;
+
+/// One stored entry.
+#[derive(Debug)]
 struct Entry {
     value: Value,
-    expires_at: Option<u64>,
+    /// Absolute expiry in clock milliseconds, [`NEVER`] for none.
+    expires_at: u64,
+    /// Bucket of this entry's expiry-index item, [`NO_BUCKET`] when it has none.
+    indexed: u32,
+    /// Policy node ([`NO_NODE`] when the table is unbounded or the policy is `reject`).
+    node: u32,
+    /// Hits since the policy last looked (saturating at [`MAX_HITS`]); `lfu` only.
+    hits: AtomicU8,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Value {
     Bytes(Bytes),
-    Set(HashSet<Bytes>),
+    // Boxed so a plain value's entry stays small (a `HashSet` is 48 bytes inline).
+    #[allow(clippy::box_collection)]
+    Set(Box<HashSet<Bytes>>),
 }
 
 impl Value {
@@ -61,71 +119,151 @@ impl Value {
 }
 
 impl Entry {
+    fn new(value: Value, expires_at: u64) -> Self {
+        Entry {
+            value,
+            expires_at,
+            indexed: NO_BUCKET,
+            node: NO_NODE,
+            hits: AtomicU8::new(0),
+        }
+    }
+
     #[inline]
     fn is_live(&self, now: u64) -> bool {
-        self.expires_at.is_none_or(|at| at > now)
+        self.expires_at > now
     }
 
     fn size(&self, key: &str) -> i64 {
-        (key.len() + self.value.len() + ENTRY_OVERHEAD_BYTES) as i64
+        entry_size(key.len(), self.value.len()) as i64
     }
+
+    /// Counts a hit for the frequency policy: a relaxed load, and a store only below the cap,
+    /// so a hot entry stops writing its cache line once saturated.
+    #[inline]
+    fn hit(&self) {
+        let h = self.hits.load(Ordering::Relaxed);
+        if h < MAX_HITS {
+            self.hits.store(h + 1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Bytes an entry counts for: key, encoded value and [`ENTRY_OVERHEAD_BYTES`].
+#[inline]
+fn entry_size(key_len: usize, value_len: usize) -> u64 {
+    (key_len + value_len + ENTRY_OVERHEAD_BYTES) as u64
+}
+
+/// Why an entry left the table on its own, as told to an [`EvictionListener`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub enum EvictionReason {
+    /// It expired (removed by a sweep, or found expired by a write or an eviction).
+    Ttl,
+    /// Evicted by the `lru` policy to respect a limit.
+    Lru,
+    /// Evicted by the `lfu` policy to respect a limit.
+    Lfu,
+}
+
+impl EvictionReason {
+    /// The `reason` label value of `deeper_hub_core_cache_evictions_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionReason::Ttl => "ttl",
+            EvictionReason::Lru => "lru",
+            EvictionReason::Lfu => "lfu",
+        }
+    }
+}
+
+/// One entry the table removed on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eviction {
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// Its key.
+    pub key: Arc<str>,
+    /// Why it went.
+    pub reason: EvictionReason,
+}
+
+/// A callback told of every entry the table removes on its own (expiry and eviction; not
+/// deletes, clears or overwrites, which the application does itself). It runs in the thread
+/// whose operation caused the removal, after the table's locks are released, so it may call
+/// the cache; keep it short (send to a channel for slow work).
+pub type EvictionListener = Arc<dyn Fn(&Eviction) + Send + Sync>;
+
+struct ListenerSlot(EvictionListener);
+
+impl std::fmt::Debug for ListenerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EvictionListener")
+    }
+}
+
+/// How an entry left: the counter it goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    Manual,
+    Ttl,
+    Lru,
+    Lfu,
 }
 
 /// Hasher of the table's maps: foldhash (fast, DoS-resistant per-process seed), measured
 /// faster than the default SipHash on short keys.
 type Hasher = foldhash::fast::RandomState;
 
-/// One namespace's entries and its byte count.
-#[derive(Debug, Default)]
+/// One namespace's entries and its counters.
+#[derive(Debug)]
 struct NsTable {
-    map: DashMap<Box<str>, Entry, Hasher>,
+    id: u32,
+    name: Arc<str>,
+    map: DashMap<Arc<str>, Entry, Hasher>,
+    /// Entries in the map: raised before an insert, lowered after a removal, so it is never
+    /// below the map's size (`DashMap::len` sums its shards one by one, which is not a
+    /// consistent count under concurrent inserts and removals).
+    entries: AtomicI64,
     /// Sum of [`Entry::size`] over the map; adjusted on every mutation.
     bytes: AtomicI64,
-    /// Expired entries removed (swept, cleared, or replaced after expiry).
     evicted_ttl: AtomicU64,
-    /// Live entries removed by delete, clear or delete_pattern.
     evicted_manual: AtomicU64,
+    evicted_lru: AtomicU64,
+    evicted_lfu: AtomicU64,
+    evicted_capacity: AtomicU64,
 }
 
 impl NsTable {
-    fn add_bytes(&self, delta: i64) {
-        if delta != 0 {
-            self.bytes.fetch_add(delta, Ordering::Relaxed);
+    fn new(id: u32, name: &str) -> Self {
+        NsTable {
+            id,
+            name: Arc::from(name),
+            map: DashMap::default(),
+            entries: AtomicI64::new(0),
+            bytes: AtomicI64::new(0),
+            evicted_ttl: AtomicU64::new(0),
+            evicted_manual: AtomicU64::new(0),
+            evicted_lru: AtomicU64::new(0),
+            evicted_lfu: AtomicU64::new(0),
+            evicted_capacity: AtomicU64::new(0),
         }
     }
 
-    fn count_ttl(&self, n: u64) {
-        if n > 0 {
-            self.evicted_ttl.fetch_add(n, Ordering::Relaxed);
-        }
+    fn count(&self, how: Removal) {
+        let c = match how {
+            Removal::Manual => &self.evicted_manual,
+            Removal::Ttl => &self.evicted_ttl,
+            Removal::Lru => &self.evicted_lru,
+            Removal::Lfu => &self.evicted_lfu,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn count_manual(&self, n: u64) {
-        if n > 0 {
-            self.evicted_manual.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    /// Removes every entry for which `remove` says so, counting evictions; returns the number
-    /// of live entries removed.
-    fn remove_where(&self, now: u64, mut remove: impl FnMut(&str) -> bool) -> u64 {
-        let (mut live, mut expired, mut freed) = (0u64, 0u64, 0i64);
-        self.map.retain(|k, e| {
-            if !remove(k) {
-                return true;
-            }
-            freed += e.size(k);
-            if e.is_live(now) {
-                live += 1;
-            } else {
-                expired += 1;
-            }
-            false
-        });
-        self.add_bytes(-freed);
-        self.count_manual(live);
-        self.count_ttl(expired);
-        live
+    fn refuse(&self, limit: &'static str, max: u64, needed: u64) -> CacheError {
+        self.evicted_capacity.fetch_add(1, Ordering::Relaxed);
+        CacheError::CapacityExceeded { limit, max, needed }
     }
 }
 
@@ -138,10 +276,17 @@ pub struct NamespaceUsage {
     pub entries: u64,
     /// Estimated bytes: keys + encoded values + [`ENTRY_OVERHEAD_BYTES`] per entry.
     pub bytes: u64,
-    /// Expired entries removed so far.
+    /// Expired entries removed so far (`reason="ttl"`).
     pub evicted_ttl: u64,
-    /// Live entries removed by delete, clear or delete_pattern so far.
+    /// Live entries removed by delete, clear or delete_pattern so far (`reason="manual"`).
     pub evicted_manual: u64,
+    /// Live entries evicted by the `lru` policy (`reason="lru"`).
+    pub evicted_lru: u64,
+    /// Live entries evicted by the `lfu` policy (`reason="lfu"`).
+    pub evicted_lfu: u64,
+    /// Writes refused for capacity: by the `reject` policy, or an entry larger than
+    /// `memory.max_bytes` (`reason="capacity"`).
+    pub evicted_capacity: u64,
 }
 
 /// Entry and byte counts of the whole table.
@@ -155,31 +300,170 @@ pub struct TableUsage {
     pub namespaces: Vec<NamespaceUsage>,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_entries: u64,
+    max_bytes: u64,
+    policy: EvictionPolicy,
+}
+
+/// What a read does besides reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadMode {
+    /// Nothing (unbounded, or `reject`).
+    Plain,
+    /// Bump the entry's hit counter (`lfu`).
+    Hits,
+    /// Move the entry to the front under the policy mutex (`lru`).
+    Lru,
+}
+
+/// An `lru` hit to record once the map's lock is released: the node and the key's address.
+type Touch = Option<(u32, usize)>;
+
+/// Evictions collected under the locks and handed to the listener after them.
+struct Events {
+    listener: Option<Arc<ListenerSlot>>,
+    list: Vec<Eviction>,
+}
+
+impl Events {
+    fn new(table: &MemoryTable) -> Self {
+        Events {
+            listener: table.listener.load_full(),
+            list: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, t: &NsTable, key: &Arc<str>, reason: EvictionReason) {
+        if self.listener.is_some() {
+            self.list.push(Eviction {
+                namespace: t.name.clone(),
+                key: key.clone(),
+                reason,
+            });
+        }
+    }
+
+    fn emit(self) {
+        if let Some(l) = self.listener {
+            for e in &self.list {
+                (l.0)(e);
+            }
+        }
+    }
+}
+
 /// The shared in-memory table. The supervisor keeps it in an `Arc` and hands it to each
 /// incarnation of the Store, Cleanup and Adapter actors, so no child's crash loses an entry
-/// (the ETS heir idea).
+/// (the ETS heir idea). See the module documentation for limits, policies and expiry.
 #[derive(Debug)]
 pub struct MemoryTable {
     /// Namespace name → its map. Copy-on-write: reads never lock; creating a namespace (rare)
     /// swaps in a new map.
     namespaces: ArcSwap<HashMap<Arc<str>, Arc<NsTable>, Hasher>>,
+    /// Namespace id → its map (ids are indices; namespaces are never dropped).
+    by_id: ArcSwap<Vec<Arc<NsTable>>>,
+    create_lock: Mutex<()>,
     clock: Clock,
     max_value_bytes: usize,
+    limits: Limits,
+    /// Present when a limit is set.
+    policy: Option<Mutex<Policy>>,
+    read_mode: ReadMode,
+    /// Bytes of all namespaces (maintained when a limit is set).
+    bytes: AtomicI64,
+    expiry: ExpiryIndex,
+    listener: ArcSwapOption<ListenerSlot>,
+    item_hasher: foldhash::fast::FixedState,
 }
 
 impl MemoryTable {
-    /// An empty table reading time from `clock` and refusing values over `max_value_bytes`.
+    /// An unbounded table reading time from `clock` and refusing values over
+    /// `max_value_bytes`.
     pub fn new(clock: Clock, max_value_bytes: usize) -> Self {
+        Self::with_config(
+            clock,
+            &MemoryConfig {
+                max_value_bytes,
+                ..MemoryConfig::default()
+            },
+        )
+    }
+
+    /// A table with the limits and policy of `config` (`max_entries`, `max_bytes`,
+    /// `eviction_policy`, `max_value_bytes`).
+    pub fn with_config(clock: Clock, config: &MemoryConfig) -> Self {
+        let limits = Limits {
+            max_entries: config.max_entries,
+            max_bytes: config.max_bytes,
+            policy: config.eviction_policy,
+        };
+        let bounded = config.is_bounded();
+        let capacity = if config.max_entries > 0 {
+            config.max_entries
+        } else {
+            config.max_bytes / 256
+        };
         MemoryTable {
             namespaces: ArcSwap::from_pointee(HashMap::default()),
+            by_id: ArcSwap::from_pointee(Vec::new()),
+            create_lock: Mutex::new(()),
             clock,
-            max_value_bytes,
+            max_value_bytes: config.max_value_bytes,
+            limits,
+            policy: bounded.then(|| Mutex::new(Policy::new(limits.policy, capacity))),
+            read_mode: match (bounded, limits.policy) {
+                (true, EvictionPolicy::Lfu) => ReadMode::Hits,
+                (true, EvictionPolicy::Lru) => ReadMode::Lru,
+                _ => ReadMode::Plain,
+            },
+            bytes: AtomicI64::new(0),
+            expiry: ExpiryIndex::default(),
+            listener: ArcSwapOption::empty(),
+            item_hasher: foldhash::fast::FixedState::with_seed(0x0e71_c7ed),
         }
     }
 
     /// The clock this table expires entries by.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Sets (or, with `None`, removes) the eviction listener.
+    pub fn set_eviction_listener(&self, listener: Option<EvictionListener>) {
+        self.listener
+            .store(listener.map(|l| Arc::new(ListenerSlot(l))));
+    }
+
+    /// Entries and bytes held by the whole table, as the limits see them. For a bounded
+    /// table both are exact global counts (the entry count under the policy mutex); for an
+    /// unbounded one they are summed over the namespaces.
+    pub fn held(&self) -> (u64, u64) {
+        match self.lock_policy() {
+            Some(p) => (p.len(), self.bytes.load(Ordering::Relaxed).max(0) as u64),
+            None => {
+                let u = self.usage();
+                (u.entries, u.bytes)
+            }
+        }
+    }
+
+    /// Items in the expiry index (one per entry with a TTL, see `memory/expiry.rs`).
+    pub fn expiry_index_len(&self) -> usize {
+        self.expiry.len()
+    }
+
+    /// Bytes held by the eviction policy's own structures (node slab and frequency sketch;
+    /// 0 for an unbounded table).
+    pub fn policy_metadata_bytes(&self) -> usize {
+        self.lock_policy().map_or(0, |p| p.metadata_bytes())
+    }
+
+    fn lock_policy(&self) -> Option<MutexGuard<'_, Policy>> {
+        self.policy
+            .as_ref()
+            .map(|p| p.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// Runs `f` on a namespace's table if it exists.
@@ -193,22 +477,27 @@ impl MemoryTable {
         if let Some(t) = self.namespaces.load().get(ns) {
             return t.clone();
         }
-        self.namespaces.rcu(|current| {
-            let mut next = HashMap::clone(current);
-            next.entry(Arc::from(ns)).or_default();
-            next
-        });
-        self.namespaces
-            .load()
-            .get(ns)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(NsTable::default()))
+        let _guard = self
+            .create_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(t) = self.namespaces.load().get(ns) {
+            return t.clone();
+        }
+        let ids = self.by_id.load_full();
+        let t = Arc::new(NsTable::new(ids.len() as u32, ns));
+        let mut next_ids = Vec::clone(&ids);
+        next_ids.push(t.clone());
+        self.by_id.store(Arc::new(next_ids));
+        let mut next = HashMap::clone(&self.namespaces.load());
+        next.insert(Arc::from(ns), t.clone());
+        self.namespaces.store(Arc::new(next));
+        t
     }
 
-    fn all_namespaces(&self) -> Vec<(Arc<str>, Arc<NsTable>)> {
-        let map = self.namespaces.load();
-        let mut v: Vec<_> = map.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
+    fn all_namespaces(&self) -> Vec<Arc<NsTable>> {
+        let mut v = Vec::clone(&self.by_id.load());
+        v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
 
@@ -222,167 +511,642 @@ impl MemoryTable {
         Ok(())
     }
 
+    /// Refuses an entry larger than `max_bytes` by itself.
+    fn check_fits(&self, t: &NsTable, size: u64) -> CacheResult<()> {
+        let max = self.limits.max_bytes;
+        if max > 0 && size > max {
+            return Err(t.refuse("memory.max_bytes", max, size));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn item_hash(&self, ns: u32, key: &str) -> u64 {
+        self.item_hasher.hash_one((ns, key))
+    }
+
+    fn item(&self, ns: u32, key: &Arc<str>) -> Item {
+        Item {
+            hash: self.item_hash(ns, key),
+            ns,
+            key: key.clone(),
+        }
+    }
+
+    fn bounded_bytes(&self) -> bool {
+        self.policy.is_some()
+    }
+
+    /// Before an entry grows by `n` bytes: under `reject` with a byte limit, reserves them in
+    /// the global count or refuses the write. Returns what was reserved.
+    fn reserve(&self, t: &NsTable, n: i64) -> CacheResult<i64> {
+        let max = self.limits.max_bytes;
+        if n <= 0 || max == 0 || self.limits.policy != EvictionPolicy::Reject {
+            return Ok(0);
+        }
+        let mut cur = self.bytes.load(Ordering::Relaxed);
+        loop {
+            let next = cur + n;
+            if next as u64 > max {
+                return Err(t.refuse("memory.max_bytes", max, next as u64));
+            }
+            match self
+                .bytes
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(n),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Records an entry's size change of `delta` bytes of which `reserved` were reserved.
+    fn settle(&self, t: &NsTable, delta: i64, reserved: i64) {
+        if delta != 0 {
+            t.bytes.fetch_add(delta, Ordering::Relaxed);
+        }
+        if self.bounded_bytes() && delta != reserved {
+            self.bytes.fetch_add(delta - reserved, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the table is over `max_bytes` (growth in flight): evict after the write.
+    fn over_bytes(&self) -> bool {
+        let max = self.limits.max_bytes;
+        max > 0 && self.bytes.load(Ordering::Relaxed).max(0) as u64 > max
+    }
+
+    /// Makes sure `e`'s expiry is indexed (see `memory/expiry.rs`).
+    fn schedule(&self, ns: u32, key: &Arc<str>, e: &mut Entry) {
+        if e.expires_at == NEVER {
+            if e.indexed != NO_BUCKET {
+                self.expiry.remove(e.indexed, &self.item(ns, key));
+                e.indexed = NO_BUCKET;
+            }
+            return;
+        }
+        let b = bucket_of(e.expires_at);
+        if e.indexed != NO_BUCKET {
+            if e.indexed <= b {
+                return;
+            }
+            self.expiry.remove(e.indexed, &self.item(ns, key));
+        }
+        e.indexed = b;
+        self.expiry.insert(b, self.item(ns, key));
+    }
+
+    /// Bookkeeping of an entry that left the map: bytes, expiry index, policy, counters,
+    /// listener.
+    #[allow(clippy::too_many_arguments)]
+    fn forget(
+        &self,
+        policy: Option<&mut Policy>,
+        t: &NsTable,
+        key: &Arc<str>,
+        e: &Entry,
+        how: Removal,
+        unindex: bool,
+        events: &mut Events,
+    ) {
+        t.entries.fetch_sub(1, Ordering::Relaxed);
+        self.settle(t, -e.size(key), 0);
+        if unindex && e.indexed != NO_BUCKET {
+            self.expiry.remove(e.indexed, &self.item(t.id, key));
+        }
+        if let Some(p) = policy {
+            p.remove(e.node);
+        }
+        t.count(how);
+        let reason = match how {
+            Removal::Manual => return,
+            Removal::Ttl => EvictionReason::Ttl,
+            Removal::Lru => EvictionReason::Lru,
+            Removal::Lfu => EvictionReason::Lfu,
+        };
+        events.push(t, key, reason);
+    }
+
+    /// Evicts the policy's victim; `false` when there is nothing to evict.
+    fn evict_one(&self, p: &mut Policy, events: &mut Events) -> bool {
+        let Some((node, ns, key)) = p.victim(self) else {
+            return false;
+        };
+        let by_id = self.by_id.load();
+        let removed = by_id.get(ns as usize).and_then(|t| {
+            t.map
+                .remove(&*key)
+                .map(|(k, e)| (t, k, e))
+                .filter(|(_, _, e)| e.node == node)
+        });
+        match removed {
+            Some((t, k, e)) => {
+                let how = if !e.is_live(self.clock.now_ms()) {
+                    Removal::Ttl
+                } else if self.limits.policy == EvictionPolicy::Lru {
+                    Removal::Lru
+                } else {
+                    Removal::Lfu
+                };
+                self.forget(Some(p), t, &k, &e, how, true, events);
+            }
+            // Not reachable while every insert and removal runs under the policy mutex; drop
+            // the node rather than loop on it.
+            None => p.remove(node),
+        }
+        true
+    }
+
+    /// Under the policy mutex: evicts (or refuses, under `reject`) until one more entry of
+    /// `size` bytes fits.
+    fn make_room(
+        &self,
+        p: &mut Policy,
+        t: &NsTable,
+        size: u64,
+        events: &mut Events,
+    ) -> CacheResult<()> {
+        let Limits {
+            max_entries,
+            max_bytes,
+            policy,
+        } = self.limits;
+        loop {
+            let entries = p.len() + 1;
+            let bytes = self.bytes.load(Ordering::Relaxed).max(0) as u64 + size;
+            let over_entries = max_entries > 0 && entries > max_entries;
+            let over_bytes = max_bytes > 0 && bytes > max_bytes;
+            if !over_entries && !over_bytes {
+                return Ok(());
+            }
+            if policy == EvictionPolicy::Reject {
+                return Err(if over_entries {
+                    t.refuse("memory.max_entries", max_entries, entries)
+                } else {
+                    t.refuse("memory.max_bytes", max_bytes, bytes)
+                });
+            }
+            if !self.evict_one(p, events) {
+                // Nothing left to evict: only other writers' in-flight growth is over the
+                // limit (the documented slack); they evict after themselves.
+                return Ok(());
+            }
+        }
+    }
+
+    /// After a write outside the policy mutex: evict growth in flight, record an `lru` hit.
+    fn after_write(&self, touch: Touch, shrink: bool, events: &mut Events) {
+        if !shrink && touch.is_none() {
+            return;
+        }
+        if let Some(mut p) = self.lock_policy() {
+            if shrink {
+                while self.over_bytes() && self.evict_one(&mut p, events) {}
+            }
+            if let Some((node, key)) = touch {
+                p.touch(node, key);
+            }
+        }
+    }
+
+    #[inline]
+    fn note_hit(&self, key: &Arc<str>, e: &Entry) -> Touch {
+        match self.read_mode {
+            ReadMode::Plain => None,
+            ReadMode::Hits => {
+                e.hit();
+                None
+            }
+            ReadMode::Lru => Some((e.node, Arc::as_ptr(key) as *const u8 as usize)),
+        }
+    }
+
+    #[inline]
+    fn touch(&self, touch: Touch) {
+        if let Some((node, key)) = touch
+            && let Some(mut p) = self.lock_policy()
+        {
+            p.touch(node, key);
+        }
+    }
+
     /// Entry and byte counts per namespace. Counts include expired entries not yet swept.
     pub fn usage(&self) -> TableUsage {
         let mut usage = TableUsage::default();
-        for (name, t) in self.all_namespaces() {
-            let entries = t.map.len() as u64;
+        for t in self.all_namespaces() {
+            let entries = t.entries.load(Ordering::Relaxed).max(0) as u64;
             let bytes = t.bytes.load(Ordering::Relaxed).max(0) as u64;
             usage.entries += entries;
             usage.bytes += bytes;
+            let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
             usage.namespaces.push(NamespaceUsage {
-                namespace: name.to_string(),
+                namespace: t.name.to_string(),
                 entries,
                 bytes,
-                evicted_ttl: t.evicted_ttl.load(Ordering::Relaxed),
-                evicted_manual: t.evicted_manual.load(Ordering::Relaxed),
+                evicted_ttl: n(&t.evicted_ttl),
+                evicted_manual: n(&t.evicted_manual),
+                evicted_lru: n(&t.evicted_lru),
+                evicted_lfu: n(&t.evicted_lfu),
+                evicted_capacity: n(&t.evicted_capacity),
             });
         }
         usage
     }
 
-    /// Removes expired entries, namespace by namespace, `batch` entries at a time, yielding to
-    /// the runtime between batches so no reader or writer waits behind a whole sweep. Entries
-    /// that expire while the sweep runs are left for the next one. `after_batch` runs after each
-    /// batch with the running total. Returns the number removed.
+    /// Removes expired entries found through the expiry index, `batch` index items at a time,
+    /// yielding to the runtime between batches so no reader or writer waits behind a whole
+    /// sweep. Entries that expire while the sweep runs are left for the next one. `after_batch`
+    /// runs after each batch with the running total. Returns the number removed.
     ///
-    /// Finding the expired keys reads each DashMap shard under its read lock (writers to that
-    /// shard wait for the scan of that shard only, never for the whole table).
+    /// Cost: the items of the buckets that have started (expired entries, entries due later in
+    /// the current second, and items of entries rewritten with a later expiry, which move to
+    /// their new bucket) — not the size of the table. If the sweep is dropped midway (its actor
+    /// crashed), the items it had not reached go back to the index.
     pub async fn sweep_expired(&self, batch: usize, mut after_batch: impl FnMut(u64)) -> u64 {
         let now = self.clock.now_ms();
         let batch = batch.max(1);
+        let mut due = self.expiry.take_due(bucket_of(now));
+        due.reverse();
+        let mut pending = Pending {
+            index: &self.expiry,
+            due,
+        };
         let mut removed = 0u64;
-        for (_, t) in self.all_namespaces() {
-            let expired: Vec<Box<str>> = t
-                .map
-                .iter()
-                .filter(|e| !e.value().is_live(now))
-                .map(|e| e.key().clone())
-                .collect();
-            for chunk in expired.chunks(batch) {
-                let mut in_batch = 0;
-                for key in chunk {
-                    if let Some((k, e)) = t.map.remove_if(key, |_, e| !e.is_live(now)) {
-                        t.add_bytes(-e.size(&k));
-                        in_batch += 1;
-                    }
-                }
-                t.count_ttl(in_batch);
-                removed += in_batch;
-                after_batch(removed);
-                tokio::task::yield_now().await;
-            }
+        while let Some(chunk) = pending.next_chunk(batch) {
+            removed += self.sweep_chunk(chunk, now);
+            after_batch(removed);
+            tokio::task::yield_now().await;
         }
         removed
     }
 
-    fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
-        let now = self.clock.now_ms();
-        self.with_ns(ns, |t| match t.map.get(key) {
-            Some(e) if e.is_live(now) => match &e.value {
-                Value::Bytes(b) => Ok(Some(b.clone())),
-                other => Err(CacheError::WrongType {
-                    expected: "a value",
-                    found: other.kind(),
-                }),
-            },
-            _ => Ok(None),
-        })
-        .unwrap_or(Ok(None))
+    fn sweep_chunk(&self, items: Vec<(u32, Item)>, now: u64) -> u64 {
+        let by_id = self.by_id.load();
+        let mut policy = self.lock_policy();
+        let mut events = Events::new(self);
+        let mut removed = 0;
+        for (bucket, item) in items {
+            let Some(t) = by_id.get(item.ns as usize) else {
+                continue;
+            };
+            let gone = t.map.remove_if_mut(&*item.key, |k, e| {
+                if e.indexed != bucket {
+                    return false; // the entry's item is elsewhere
+                }
+                if !e.is_live(now) {
+                    return true;
+                }
+                // Rewritten with a later expiry: move the item to the entry's bucket.
+                e.indexed = NO_BUCKET;
+                if e.expires_at != NEVER {
+                    let b = bucket_of(e.expires_at);
+                    e.indexed = b;
+                    self.expiry.insert(
+                        b,
+                        Item {
+                            hash: item.hash,
+                            ns: item.ns,
+                            key: k.clone(),
+                        },
+                    );
+                }
+                false
+            });
+            if let Some((k, e)) = gone {
+                self.forget(
+                    policy.as_deref_mut(),
+                    t,
+                    &k,
+                    &e,
+                    Removal::Ttl,
+                    false,
+                    &mut events,
+                );
+                removed += 1;
+            }
+        }
+        drop(policy);
+        events.emit();
+        removed
     }
 
-    fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
+    /// The encoded value, or `None` when absent or expired.
+    ///
+    /// # Errors
+    /// [`CacheError::WrongType`] when the key holds a set.
+    pub fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
+        let now = self.clock.now_ms();
+        let mut touch = None;
+        let r = self
+            .with_ns(ns, |t| match t.map.get(key) {
+                Some(e) if e.is_live(now) => match &e.value {
+                    Value::Bytes(b) => {
+                        touch = self.note_hit(e.key(), &e);
+                        Ok(Some(b.clone()))
+                    }
+                    other => Err(CacheError::WrongType {
+                        expected: "a value",
+                        found: other.kind(),
+                    }),
+                },
+                _ => Ok(None),
+            })
+            .unwrap_or(Ok(None));
+        self.touch(touch);
+        r
+    }
+
+    /// Stores (or overwrites) a value.
+    ///
+    /// # Errors
+    /// [`CacheError::ValueTooLarge`] past `max_value_bytes`; [`CacheError::CapacityExceeded`]
+    /// for an entry larger than `max_bytes`, or at a limit under the `reject` policy.
+    pub fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
         self.check_size(value.len())?;
         let now = self.clock.now_ms();
-        let entry = Entry {
-            value: Value::Bytes(value),
-            expires_at: ttl.expires_at(now),
-        };
+        let expires_at = ttl.expires_at(now).unwrap_or(NEVER);
         let t = self.ns_or_create(ns);
-        let size = entry.size(key);
-        let old = t.map.insert(Box::from(key), entry);
-        let old_size = old.as_ref().map_or(0, |e| e.size(key));
-        if old.is_some_and(|e| !e.is_live(now)) {
-            t.count_ttl(1);
-        }
-        t.add_bytes(size - old_size);
+        let size = entry_size(key.len(), value.len());
+        self.check_fits(&t, size)?;
+        let mut events = Events::new(self);
+        let r = self.put_in(&t, key, value, expires_at, now, &mut events);
+        events.emit();
+        r
+    }
+
+    fn put_in(
+        &self,
+        t: &NsTable,
+        key: &str,
+        value: Bytes,
+        expires_at: u64,
+        now: u64,
+        events: &mut Events,
+    ) -> CacheResult<()> {
+        let mut value = match self.overwrite(t, key, value, expires_at, now, events)? {
+            Overwrite::Done { touch, shrink } => {
+                self.after_write(touch, shrink, events);
+                return Ok(());
+            }
+            Overwrite::Absent(v) => v,
+        };
+        let Some(mut p) = self.lock_policy() else {
+            // Unbounded: insert, or overwrite what a racing writer created meanwhile.
+            let key: Arc<str> = Arc::from(key);
+            loop {
+                if let MapEntry::Vacant(v) = t.map.entry(key.clone()) {
+                    let size = entry_size(key.len(), value.len()) as i64;
+                    let mut e = Entry::new(Value::Bytes(value), expires_at);
+                    self.schedule(t.id, &key, &mut e);
+                    t.entries.fetch_add(1, Ordering::Relaxed);
+                    v.insert(e);
+                    self.settle(t, size, 0);
+                    return Ok(());
+                }
+                match self.overwrite(t, &key, value, expires_at, now, events)? {
+                    Overwrite::Done { .. } => return Ok(()),
+                    Overwrite::Absent(v) => value = v,
+                }
+            }
+        };
+        // Bounded: only inserts under this mutex create keys, so after this check the key
+        // stays absent until we insert it.
+        let value = match self.overwrite(t, key, value, expires_at, now, events)? {
+            Overwrite::Done { touch, shrink } => {
+                if shrink {
+                    while self.over_bytes() && self.evict_one(&mut p, events) {}
+                }
+                if let Some((node, k)) = touch {
+                    p.touch(node, k);
+                }
+                return Ok(());
+            }
+            Overwrite::Absent(v) => v,
+        };
+        let size = entry_size(key.len(), value.len());
+        self.make_room(&mut p, t, size, events)?;
+        let key: Arc<str> = Arc::from(key);
+        let mut e = Entry::new(Value::Bytes(value), expires_at);
+        e.node = p.insert(t.id, &key, self.item_hash(t.id, &key));
+        self.schedule(t.id, &key, &mut e);
+        self.settle(t, size as i64, 0);
+        t.entries.fetch_add(1, Ordering::Relaxed);
+        t.map.insert(key, e);
         Ok(())
     }
 
-    fn delete(&self, ns: &str, key: &str) -> bool {
-        let now = self.clock.now_ms();
-        self.with_ns(ns, |t| match t.map.remove(key) {
-            Some((k, e)) => {
-                t.add_bytes(-e.size(&k));
-                if e.is_live(now) {
-                    t.count_manual(1);
-                    true
-                } else {
-                    t.count_ttl(1);
-                    false
-                }
-            }
-            None => false,
+    /// Overwrites an existing entry in place (no policy mutex), or hands the value back.
+    fn overwrite(
+        &self,
+        t: &NsTable,
+        key: &str,
+        value: Bytes,
+        expires_at: u64,
+        now: u64,
+        events: &mut Events,
+    ) -> CacheResult<Overwrite> {
+        let Some(mut r) = t.map.get_mut(key) else {
+            return Ok(Overwrite::Absent(value));
+        };
+        let (k, e) = r.pair_mut();
+        let delta = entry_size(k.len(), value.len()) as i64 - e.size(k);
+        let reserved = self.reserve(t, delta)?;
+        let touch = if e.is_live(now) {
+            self.note_hit(k, e)
+        } else {
+            // The expired entry is replaced: it counts as expired.
+            t.count(Removal::Ttl);
+            events.push(t, k, EvictionReason::Ttl);
+            e.hits.store(0, Ordering::Relaxed);
+            None
+        };
+        e.value = Value::Bytes(value);
+        e.expires_at = expires_at;
+        self.schedule(t.id, k, e);
+        drop(r);
+        self.settle(t, delta, reserved);
+        Ok(Overwrite::Done {
+            touch,
+            shrink: delta > 0 && self.over_bytes(),
         })
-        .unwrap_or(false)
     }
 
-    fn ttl(&self, ns: &str, key: &str) -> Option<Ttl> {
+    /// Removes a key; `true` when a live entry was removed.
+    pub fn delete(&self, ns: &str, key: &str) -> bool {
+        let now = self.clock.now_ms();
+        let Some(t) = self.namespaces.load().get(ns).cloned() else {
+            return false;
+        };
+        if self.policy.is_some() && !t.map.contains_key(key) {
+            return false;
+        }
+        let mut events = Events::new(self);
+        let mut p = self.lock_policy();
+        let live = match t.map.remove(key) {
+            Some((k, e)) => {
+                let live = e.is_live(now);
+                let how = if live { Removal::Manual } else { Removal::Ttl };
+                self.forget(p.as_deref_mut(), &t, &k, &e, how, true, &mut events);
+                live
+            }
+            None => false,
+        };
+        drop(p);
+        events.emit();
+        live
+    }
+
+    /// Remaining time to live: `None` when absent or expired.
+    pub fn ttl(&self, ns: &str, key: &str) -> Option<Ttl> {
         let now = self.clock.now_ms();
         self.with_ns(ns, |t| {
             t.map.get(key).and_then(|e| match e.expires_at {
-                None => Some(Ttl::Never),
-                Some(at) if at > now => Some(Ttl::After(remaining(now, at))),
-                Some(_) => None,
+                NEVER => Some(Ttl::Never),
+                at if at > now => Some(Ttl::After(remaining(now, at))),
+                _ => None,
             })
         })
         .flatten()
     }
 
-    /// Runs `f` on the live entry at `key` under its entry lock, creating it with `create` when
-    /// absent or expired. `f` returns the result and whether the entry's size changed.
+    /// Runs `f` on the live value at `key` under its entry lock, creating it with `create`
+    /// (expiring at `expires_at`) when absent or expired. `grow` bounds how many bytes `f` can
+    /// add (reserved beforehand under `reject`).
     fn update<R>(
         &self,
         ns: &str,
         key: &str,
-        create: impl FnOnce(u64) -> Entry,
-        f: impl FnOnce(&mut Entry) -> CacheResult<R>,
+        grow: usize,
+        create: impl Fn() -> Value,
+        expires_at: impl Fn(u64) -> u64,
+        f: impl FnOnce(&mut Value) -> CacheResult<R>,
     ) -> CacheResult<R> {
-        let now = self.clock.now_ms();
         let t = self.ns_or_create(ns);
-        match t.map.entry(Box::from(key)) {
-            MapEntry::Occupied(mut o) => {
-                let before = o.get().size(key);
-                if !o.get().is_live(now) {
-                    t.count_ttl(1);
-                    o.insert(create(now));
-                }
-                let out = f(o.get_mut());
-                t.add_bytes(o.get().size(key) - before);
-                out
-            }
-            MapEntry::Vacant(v) => {
-                let mut entry = create(now);
-                let out = f(&mut entry);
-                // A failed first operation leaves no trace.
-                if out.is_ok() {
-                    t.add_bytes(entry.size(key));
-                    v.insert(entry);
-                }
-                out
-            }
-        }
+        let mut events = Events::new(self);
+        let r = self.update_in(&t, key, grow as i64, &create, &expires_at, f, &mut events);
+        events.emit();
+        r
     }
 
-    fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
+    #[allow(clippy::too_many_arguments)]
+    fn update_in<R>(
+        &self,
+        t: &NsTable,
+        key: &str,
+        grow: i64,
+        create: &dyn Fn() -> Value,
+        expires_at: &dyn Fn(u64) -> u64,
+        f: impl FnOnce(&mut Value) -> CacheResult<R>,
+        events: &mut Events,
+    ) -> CacheResult<R> {
+        let now = self.clock.now_ms();
+        let Some(mut p) = self.lock_policy() else {
+            // Unbounded: one atomic entry operation.
+            let key: Arc<str> = Arc::from(key);
+            return match t.map.entry(key.clone()) {
+                MapEntry::Occupied(mut o) => {
+                    let out = self.apply(
+                        t,
+                        &key,
+                        o.get_mut(),
+                        grow,
+                        create,
+                        expires_at,
+                        now,
+                        f,
+                        events,
+                    );
+                    out.map(|(r, _, _)| r)
+                }
+                MapEntry::Vacant(v) => {
+                    let mut value = create();
+                    let out = f(&mut value)?;
+                    let mut e = Entry::new(value, expires_at(now));
+                    let size = e.size(&key);
+                    self.schedule(t.id, &key, &mut e);
+                    t.entries.fetch_add(1, Ordering::Relaxed);
+                    v.insert(e);
+                    self.settle(t, size, 0);
+                    Ok(out)
+                }
+            };
+        };
+        // Bounded: an existing entry is updated in place (the mutex is not needed for that,
+        // but keeps this rare path simple); a new one is created under the mutex.
+        if let Some(mut r) = t.map.get_mut(key) {
+            let (k, e) = r.pair_mut();
+            let k = k.clone();
+            let (out, shrink, _touch) =
+                self.apply(t, &k, e, grow, create, expires_at, now, f, events)?;
+            drop(r);
+            if shrink {
+                while self.over_bytes() && self.evict_one(&mut p, events) {}
+            }
+            return Ok(out);
+        }
+        let mut value = create();
+        let out = f(&mut value)?;
+        let size = entry_size(key.len(), value.len());
+        self.check_fits(t, size)?;
+        self.make_room(&mut p, t, size, events)?;
+        let key: Arc<str> = Arc::from(key);
+        let mut e = Entry::new(value, expires_at(now));
+        e.node = p.insert(t.id, &key, self.item_hash(t.id, &key));
+        self.schedule(t.id, &key, &mut e);
+        self.settle(t, size as i64, 0);
+        t.entries.fetch_add(1, Ordering::Relaxed);
+        t.map.insert(key, e);
+        Ok(out)
+    }
+
+    /// Applies `f` to an existing entry (replacing it first if it expired). Returns the
+    /// result, whether the table went over `max_bytes`, and an `lru` hit.
+    #[allow(clippy::too_many_arguments)]
+    fn apply<R>(
+        &self,
+        t: &NsTable,
+        key: &Arc<str>,
+        e: &mut Entry,
+        grow: i64,
+        create: &dyn Fn() -> Value,
+        expires_at: &dyn Fn(u64) -> u64,
+        now: u64,
+        f: impl FnOnce(&mut Value) -> CacheResult<R>,
+        events: &mut Events,
+    ) -> CacheResult<(R, bool, Touch)> {
+        let reserved = self.reserve(t, grow)?;
+        let before = e.size(key);
+        let touch = if e.is_live(now) {
+            self.note_hit(key, e)
+        } else {
+            t.count(Removal::Ttl);
+            events.push(t, key, EvictionReason::Ttl);
+            e.value = create();
+            e.expires_at = expires_at(now);
+            e.hits.store(0, Ordering::Relaxed);
+            self.schedule(t.id, key, e);
+            None
+        };
+        let out = f(&mut e.value);
+        let delta = e.size(key) - before;
+        self.settle(t, delta, reserved);
+        out.map(|r| (r, delta > 0 && self.over_bytes(), touch))
+    }
+
+    /// Atomically adds `delta` to the counter at `key` (created at 0, expiring after `ttl`,
+    /// when absent or expired); returns the new value.
+    ///
+    /// # Errors
+    /// [`CacheError::NotAnInteger`], [`CacheError::Overflow`], [`CacheError::WrongType`],
+    /// and [`CacheError::CapacityExceeded`] as for [`MemoryTable::put`].
+    pub fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
         self.update(
             ns,
             key,
-            |now| Entry {
-                value: Value::Bytes(codec::counter_bytes(0)),
-                expires_at: ttl.expires_at(now),
-            },
-            |e| match &mut e.value {
+            21,
+            || Value::Bytes(codec::counter_bytes(0)),
+            |now| ttl.expires_at(now).unwrap_or(NEVER),
+            |v| match v {
                 Value::Bytes(b) => {
                     let current = codec::parse_counter(b)?;
                     let next = current.checked_add(delta).ok_or(CacheError::Overflow)?;
@@ -402,16 +1166,16 @@ impl MemoryTable {
         ns: &str,
         key: &str,
         ttl: Ttl,
+        grow: usize,
         f: impl FnOnce(&mut HashSet<Bytes>) -> R,
     ) -> CacheResult<R> {
         self.update(
             ns,
             key,
-            |now| Entry {
-                value: Value::Set(HashSet::new()),
-                expires_at: ttl.expires_at(now),
-            },
-            |e| match &mut e.value {
+            grow,
+            || Value::Set(Box::default()),
+            |now| ttl.expires_at(now).unwrap_or(NEVER),
+            |v| match v {
                 Value::Set(s) => Ok(f(s)),
                 other => Err(CacheError::WrongType {
                     expected: "a set",
@@ -428,17 +1192,24 @@ impl MemoryTable {
         f: impl FnOnce(&HashSet<Bytes>) -> R,
     ) -> CacheResult<Option<R>> {
         let now = self.clock.now_ms();
-        self.with_ns(ns, |t| match t.map.get(key) {
-            Some(e) if e.is_live(now) => match &e.value {
-                Value::Set(s) => Ok(Some(f(s))),
-                other => Err(CacheError::WrongType {
-                    expected: "a set",
-                    found: other.kind(),
-                }),
-            },
-            _ => Ok(None),
-        })
-        .unwrap_or(Ok(None))
+        let mut touch = None;
+        let r = self
+            .with_ns(ns, |t| match t.map.get(key) {
+                Some(e) if e.is_live(now) => match &e.value {
+                    Value::Set(s) => {
+                        touch = self.note_hit(e.key(), &e);
+                        Ok(Some(f(s)))
+                    }
+                    other => Err(CacheError::WrongType {
+                        expected: "a set",
+                        found: other.kind(),
+                    }),
+                },
+                _ => Ok(None),
+            })
+            .unwrap_or(Ok(None));
+        self.touch(touch);
+        r
     }
 
     fn remove_from_set(&self, ns: &str, key: &str, member: &[u8]) -> CacheResult<bool> {
@@ -465,17 +1236,50 @@ impl MemoryTable {
         let after = e.size(key);
         let now_empty = matches!(&e.value, Value::Set(s) if s.is_empty());
         drop(e);
-        t.add_bytes(after - before);
+        self.settle(&t, after - before, 0);
         if now_empty {
             // An empty set is an absent key, as in Redis.
+            let mut p = self.lock_policy();
             if let Some((k, e)) = t.map.remove_if(
                 key,
                 |_, e| matches!(&e.value, Value::Set(s) if s.is_empty()),
             ) {
-                t.add_bytes(-e.size(&k));
+                t.entries.fetch_sub(1, Ordering::Relaxed);
+                self.settle(&t, -e.size(&k), 0);
+                if e.indexed != NO_BUCKET {
+                    self.expiry.remove(e.indexed, &self.item(t.id, &k));
+                }
+                if let Some(p) = p.as_deref_mut() {
+                    p.remove(e.node);
+                }
             }
+            drop(p);
         }
         Ok(removed)
+    }
+
+    /// Removes every entry of `t` for which `remove` says so, counting removals; returns the
+    /// number of live entries removed.
+    fn remove_where(&self, t: &NsTable, now: u64, mut remove: impl FnMut(&str) -> bool) -> u64 {
+        let mut events = Events::new(self);
+        let mut p = self.lock_policy();
+        let mut live = 0u64;
+        t.map.retain(|k, e| {
+            if !remove(k) {
+                return true;
+            }
+            let how = if e.is_live(now) {
+                live += 1;
+                Removal::Manual
+            } else {
+                Removal::Ttl
+            };
+            self.forget(p.as_deref_mut(), t, k, e, how, true, &mut events);
+            false
+        });
+        drop(p);
+        events.emit();
+        live
     }
 
     fn clear(&self, ns: Option<&str>) -> u64 {
@@ -488,17 +1292,87 @@ impl MemoryTable {
                 .cloned()
                 .into_iter()
                 .collect(),
-            None => self.all_namespaces().into_iter().map(|(_, t)| t).collect(),
+            None => self.all_namespaces(),
         };
-        tables.iter().map(|t| t.remove_where(now, |_| true)).sum()
+        tables
+            .iter()
+            .map(|t| self.remove_where(t, now, |_| true))
+            .sum()
     }
 
     fn delete_pattern(&self, ns: &str, pattern: &Glob) -> u64 {
         let now = self.clock.now_ms();
-        self.with_ns(ns, |t| t.remove_where(now, |k| pattern.matches(k)))
-            .unwrap_or(0)
+        let Some(t) = self.namespaces.load().get(ns).cloned() else {
+            return 0;
+        };
+        self.remove_where(&t, now, |k| pattern.matches(k))
     }
 }
+
+impl Resident for MemoryTable {
+    fn take_hits(&self, ns: u32, key: &str) -> u8 {
+        let by_id = self.by_id.load();
+        let Some(t) = by_id.get(ns as usize) else {
+            return EXPIRED;
+        };
+        match t.map.get(key) {
+            Some(e) if e.is_live(self.clock.now_ms()) => e.hits.swap(0, Ordering::Relaxed),
+            _ => EXPIRED,
+        }
+    }
+
+    fn hash(&self, ns: u32, key: &str) -> u64 {
+        self.item_hash(ns, key)
+    }
+}
+
+/// What [`MemoryTable::overwrite`] did.
+enum Overwrite {
+    /// The key was absent: the value comes back.
+    Absent(Bytes),
+    /// Overwritten; maybe an `lru` hit to record and growth to evict.
+    Done { touch: Touch, shrink: bool },
+}
+
+/// The buckets a sweep took out of the index and has not finished; whatever is left when it
+/// drops (the sweep was cancelled) goes back to the index.
+struct Pending<'a> {
+    index: &'a ExpiryIndex,
+    /// Latest bucket first (processed from the end).
+    due: Due,
+}
+
+impl Pending<'_> {
+    /// Up to `batch` items with their buckets, earliest bucket first.
+    fn next_chunk(&mut self, batch: usize) -> Option<Vec<(u32, Item)>> {
+        let mut chunk = Vec::new();
+        while chunk.len() < batch {
+            let Some((bucket, items)) = self.due.last_mut() else {
+                break;
+            };
+            let bucket = *bucket;
+            let at = items.len().saturating_sub(batch - chunk.len());
+            chunk.extend(items.drain(at..).map(|item| (bucket, item)));
+            if items.is_empty() {
+                self.due.pop();
+            }
+        }
+        (!chunk.is_empty()).then_some(chunk)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        for (bucket, items) in self.due.drain(..) {
+            for item in items {
+                self.index.insert(bucket, item);
+            }
+        }
+    }
+}
+
+/// Width of one expiry-index bucket in milliseconds (exposed for documentation and tests).
+pub const EXPIRY_BUCKET_MS: u64 = BUCKET_MS;
 
 /// [`CacheBackend`] over a shared [`MemoryTable`].
 #[derive(Debug, Clone)]
@@ -538,7 +1412,8 @@ impl CacheBackend for MemoryBackend {
     }
     async fn add_to_set(&self, ns: &str, key: &str, member: Bytes, ttl: Ttl) -> CacheResult<bool> {
         self.table.check_size(member.len())?;
-        self.table.set_op(ns, key, ttl, |s| s.insert(member))
+        let grow = member.len();
+        self.table.set_op(ns, key, ttl, grow, |s| s.insert(member))
     }
     async fn remove_from_set(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
         self.table.remove_from_set(ns, key, &member)

@@ -23,7 +23,10 @@ mod memory;
 mod noop;
 mod redis;
 
-pub use memory::{ENTRY_OVERHEAD_BYTES, MemoryBackend, MemoryTable, NamespaceUsage, TableUsage};
+pub use memory::{
+    ENTRY_OVERHEAD_BYTES, EXPIRY_BUCKET_MS, Eviction, EvictionListener, EvictionReason,
+    MemoryBackend, MemoryTable, NamespaceUsage, TableUsage,
+};
 pub use noop::NoopBackend;
 pub use redis::{BreakerState, RedisBackend};
 
