@@ -304,7 +304,9 @@ impl Cache {
             Ok(Some(raw)) => raw,
             Ok(None) => return Ok(Found::Miss),
             Err(e) if e.is_unavailable() => {
-                tracing::warn!(namespace = %self.ns.name(), key, error = %e, "cache unavailable; running the generator without the cache");
+                // DEBUG, not WARN: during an outage this fires on every call; the backend logs
+                // the outage itself at ERROR, rate-limited.
+                tracing::debug!(namespace = %self.ns.name(), key, error = %e, "cache unavailable; running the generator without the cache");
                 return Ok(Found::Miss);
             }
             Err(e) => return Err(e.into()),
@@ -431,7 +433,7 @@ impl Cache {
         match self.service.put(&self.ns, key, stored, ttl).await {
             Ok(()) => {}
             Err(e) if e.is_unavailable() => {
-                tracing::warn!(namespace = %self.ns.name(), key, error = %e, "generated value not stored: cache unavailable");
+                tracing::debug!(namespace = %self.ns.name(), key, error = %e, "generated value not stored: cache unavailable");
             }
             Err(e) => {
                 guard.finish(FlightState::Failed(Arc::from(e.to_string())));

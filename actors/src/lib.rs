@@ -59,13 +59,13 @@ pub mod store;
 pub mod supervisor;
 pub mod ttl;
 
-pub use backend::{CacheBackend, NamespaceUsage, TableUsage};
+pub use backend::{BreakerState, CacheBackend, NamespaceUsage, RedisBackend, TableUsage};
 pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use config::{
     AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, MemoryConfig,
-    MetricsConfig, MetricsReporterConfig, PrometheusConfig, StampedeConfig, Strategy,
+    MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig, StampedeConfig, Strategy,
     SupervisorConfig,
 };
 pub use error::{CacheError, CacheResult};
