@@ -405,6 +405,14 @@ impl Cache {
         self.service.stats().await
     }
 
+    /// Registers a listener called once for every entry the in-memory table removes on its own
+    /// (expired, or evicted by the `lru`/`lfu` policy), after the table's locks are released;
+    /// replaces any previous listener. Returns `false` for backends without a local table.
+    /// Keep it quick: it runs on the thread that caused the removal.
+    pub fn on_eviction(&self, listener: impl Fn(&crate::Eviction) + Send + Sync + 'static) -> bool {
+        self.service.set_eviction_listener(Some(Arc::new(listener)))
+    }
+
     /// Arms a fault for the next handler call (or `pre_start`) of one child (tests only).
     #[cfg(feature = "testing")]
     pub fn inject_fault(&self, child: crate::ChildKind, fault: crate::Fault) {

@@ -56,9 +56,10 @@
 
 pub use deeper_cache_actors::{
     AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, CacheStats, ChildKind,
-    ChildStatus, DataPlaneMode, DefaultTtl, Evictions, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES,
-    MemoryConfig, MetricsConfig, MetricsReporterConfig, NamespaceStats, NamespaceUsage,
-    PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus, TableUsage, Ttl,
+    ChildStatus, DataPlaneMode, DefaultTtl, Eviction, EvictionPolicy, EvictionReason, Evictions,
+    MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsConfig, MetricsReporterConfig,
+    NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus,
+    TableUsage, Ttl,
 };
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.

@@ -59,14 +59,17 @@ pub mod store;
 pub mod supervisor;
 pub mod ttl;
 
-pub use backend::{BreakerState, CacheBackend, NamespaceUsage, RedisBackend, TableUsage};
+pub use backend::{
+    BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
+    RedisBackend, TableUsage,
+};
 pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use config::{
-    AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, MemoryConfig,
-    MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig, StampedeConfig, Strategy,
-    SupervisorConfig,
+    AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, EvictionPolicy,
+    MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig,
+    StampedeConfig, Strategy, SupervisorConfig,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]

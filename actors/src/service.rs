@@ -748,6 +748,9 @@ impl CacheService {
             s.bytes = u.bytes;
             s.evictions.ttl = u.evicted_ttl;
             s.evictions.manual = u.evicted_manual;
+            s.evictions.lru = u.evicted_lru;
+            s.evictions.lfu = u.evicted_lfu;
+            s.evictions.capacity = u.evicted_capacity;
         }
         let t = &mut out.total;
         for s in out.namespaces.values() {
@@ -759,6 +762,8 @@ impl CacheService {
             t.evictions.ttl += s.evictions.ttl;
             t.evictions.manual += s.evictions.manual;
             t.evictions.lru += s.evictions.lru;
+            t.evictions.lfu += s.evictions.lfu;
+            t.evictions.capacity += s.evictions.capacity;
             for (op, n) in &s.operations {
                 *t.operations.entry(op).or_default() += n;
             }

@@ -249,7 +249,7 @@ pub mod names {
     pub const SIZE_BYTES: &str = "deeper_hub_core_cache_size_bytes";
     /// Gauge: hits / (hits + misses) since start, by cache and namespace.
     pub const HIT_RATIO: &str = "deeper_hub_core_cache_hit_ratio";
-    /// Counter: removals by cache, namespace and reason (ttl, manual, lru).
+    /// Counter: removals by cache, namespace and reason (ttl, manual, lru, lfu, capacity).
     pub const EVICTIONS: &str = "deeper_hub_core_cache_evictions_total";
     /// Counter: actor restarts by cache and actor.
     pub const RESTARTS: &str = "deeper_hub_core_cache_actor_restarts_total";
@@ -291,7 +291,7 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         names::EVICTIONS,
         Unit::Count,
-        "Entries removed, by reason: ttl (expired), manual (delete, clear, pattern), lru."
+        "Entries removed, by reason: ttl (expired), manual (delete, clear, pattern), lru/lfu (evicted at a limit), capacity (writes refused)."
     );
     metrics::describe_counter!(
         names::STAMPEDE,
