@@ -71,6 +71,18 @@ pub fn install_recorder() -> CacheResult<PrometheusHandle> {
     let handle = builder()?
         .install_recorder()
         .map_err(|e| config_error(format!("cannot install the Prometheus recorder: {e}")))?;
+    // Without an endpoint nothing drains the histograms between renders: run the recorder's
+    // upkeep on a small thread that lives as long as the recorder (the process).
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("deeper-cache-prometheus-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(|e| config_error(format!("cannot start the upkeep thread: {e}")))?;
     let _ = INSTALLED.set(Installed {
         handle: handle.clone(),
         listen: None,

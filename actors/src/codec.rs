@@ -16,8 +16,11 @@ use crate::error::{CacheError, CacheResult};
 /// [`CacheError::Codec`] when the value cannot be serialized (for example a map with
 /// non-string keys).
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> CacheResult<Bytes> {
+    // `into_boxed_slice` drops the encoder's spare capacity: the stored allocation is the
+    // value's size, as the table's byte accounting assumes (a 4 KiB value otherwise keeps an
+    // 8 KiB buffer).
     serde_json::to_vec(value)
-        .map(Bytes::from)
+        .map(|v| Bytes::from(v.into_boxed_slice()))
         .map_err(|e| CacheError::Codec {
             message: format!("cannot encode value: {e}"),
         })
