@@ -412,7 +412,7 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let started = self.ns.start();
+        let started = self.ns.start_generator();
         // A panic here unwinds through the caller; the guard ends the flight as Panicked.
         let result = generator().await;
         self.ns.generator_time(started);
@@ -485,7 +485,7 @@ impl Cache {
                 return;
             }
             cache.ns.flight_event(FlightEvent::Refresh);
-            let started = cache.ns.start();
+            let started = cache.ns.start_generator();
             let result = generator().await;
             cache.ns.generator_time(started);
             match result {

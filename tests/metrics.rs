@@ -96,7 +96,9 @@ fn config(name: &str, mode: DataPlaneMode) -> CacheConfig {
     c.name = Some(name.into());
     c.adapter.mode = mode;
     c.memory.cleanup_interval_ms = 3_600_000;
-    c.metrics_reporter.report_interval_ms = 3_600_000;
+    // The reporter publishes operation counters every interval.
+    c.metrics_reporter.report_interval_ms = 10;
+    c.metrics.latency_sample_every = 1;
     c
 }
 
@@ -129,7 +131,30 @@ async fn counters_and_histograms_per_operation_namespace_and_status() {
         users.delete("a").await.unwrap();
         users.clear().await.unwrap();
 
-        let s = samples(name);
+        // Latency samples are recorded at once: take them before anything drains them.
+        let first = samples(name);
+        let get_samples = histogram_len(
+            &first,
+            DURATION,
+            &[("operation", "get"), ("namespace", "users")],
+        );
+        let put_samples = histogram_len(
+            &first,
+            DURATION,
+            &[("operation", "put"), ("namespace", "users")],
+        );
+        // Counters are published by the reporter every interval: wait (bounded) for a
+        // snapshot taken after a publication that saw every operation.
+        let mut s = Vec::new();
+        for _ in 0..500 {
+            s = samples(name);
+            if counter(&s, OPS, &[("operation", "clear"), ("namespace", "users")]) == 1
+                && counter(&s, OPS, &[("operation", "put"), ("namespace", "default")]) == 2
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let c = |op: &str, ns: &str, status: &str| {
             counter(
                 &s,
@@ -155,23 +180,9 @@ async fn counters_and_histograms_per_operation_namespace_and_status() {
             2,
             "text + the generated value"
         );
-        // One latency sample per recorded operation.
-        assert_eq!(
-            histogram_len(
-                &s,
-                DURATION,
-                &[("operation", "get"), ("namespace", "users")]
-            ),
-            3
-        );
-        assert_eq!(
-            histogram_len(
-                &s,
-                DURATION,
-                &[("operation", "put"), ("namespace", "users")]
-            ),
-            2
-        );
+        // One latency sample per recorded operation (latency_sample_every = 1 here).
+        assert_eq!(get_samples, 3);
+        assert_eq!(put_samples, 2);
 
         // stats() matches the counters.
         let stats = cache.stats().await.unwrap();

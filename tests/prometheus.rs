@@ -64,6 +64,7 @@ async fn the_endpoint_serves_a_parseable_exposition_with_a_real_histogram() {
     config.metrics.prometheus.enabled = true;
     config.metrics.prometheus.listen = addr.clone();
     config.metrics_reporter.report_interval_ms = 20;
+    config.metrics.latency_sample_every = 1;
     let cache = Cache::start(config.clone()).await.unwrap();
     let users = cache.namespace("users").unwrap();
     users.put("a", &1).await.unwrap();

@@ -218,6 +218,20 @@ impl MetricsReporter {
 }
 
 impl Actor for MetricsReporter {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut MetricsReporterState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A last publication, so counts since the last tick reach the recorder.
+        if state.args.export {
+            for ns in state.args.stats.all() {
+                ns.publish();
+            }
+        }
+        Ok(())
+    }
+
     type Msg = MetricsReporterMsg;
     type State = MetricsReporterState;
     type Arguments = MetricsReporterArgs;
@@ -254,6 +268,11 @@ impl Actor for MetricsReporter {
             .await;
         match msg {
             MetricsReporterMsg::Tick => {
+                if state.args.export {
+                    for ns in state.args.stats.all() {
+                        ns.publish();
+                    }
+                }
                 let usage = Self::usage(&state.args).await;
                 if state.args.export {
                     Self::export(state, usage.as_ref());

@@ -168,7 +168,11 @@ impl CacheService {
         };
         let slots = Arc::new(Slots::new(config.adapter.effective_partitions()));
         let direct = (config.adapter.mode == DataPlaneMode::Direct).then(|| backend.clone());
-        let stats = Arc::new(StatsRegistry::new(&name, config.metrics.enabled));
+        let stats = Arc::new(StatsRegistry::new(
+            &name,
+            config.metrics.enabled,
+            config.metrics.latency_sample_every,
+        ));
         if config.metrics.enabled {
             crate::stats::describe_metrics();
         }

@@ -211,6 +211,8 @@ static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     /// This thread's stripe, assigned round-robin on first use.
     static MY_STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    /// Operations this thread started, for latency sampling.
+    static SAMPLE_TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Explicit buckets of the duration histogram, in seconds: 2.5 µs to 5 s.
@@ -318,6 +320,8 @@ pub struct NsStats {
     name: Arc<str>,
     /// Whether operations are exported through the `metrics` facade (`metrics.enabled`).
     export: bool,
+    /// One operation in this many (per thread) has its latency measured and recorded.
+    sample_every: u32,
     stripes: Box<[Stripe; STRIPES]>,
     counters: [[OnceLock<metrics::Counter>; STATUSES]; OPS],
     durations: [OnceLock<metrics::Histogram>; OPS],
@@ -327,11 +331,12 @@ pub struct NsStats {
 }
 
 impl NsStats {
-    fn new(cache: Arc<str>, name: Arc<str>, export: bool) -> Self {
+    fn new(cache: Arc<str>, name: Arc<str>, export: bool, sample_every: u32) -> Self {
         NsStats {
             cache,
             name,
             export,
+            sample_every: sample_every.max(1),
             stripes: Box::default(),
             counters: Default::default(),
             durations: Default::default(),
@@ -346,29 +351,40 @@ impl NsStats {
         &self.name
     }
 
-    /// A start time for [`NsStats::record`], or `None` when durations are not exported.
+    /// A start time for [`NsStats::record`] when this operation's latency is to be sampled
+    /// (one in `metrics.latency_sample_every` per thread, and only when metrics are exported),
+    /// `None` otherwise: unsampled operations never read the clock.
     #[inline]
-    pub fn start(&self) -> Option<quanta::Instant> {
+    pub fn start(&self) -> Started {
+        if !self.export {
+            return None;
+        }
+        let every = self.sample_every;
+        let sampled = every == 1
+            || SAMPLE_TICK.with(|c| {
+                let n = c.get().wrapping_add(1);
+                c.set(n);
+                n % every == 0
+            });
+        sampled.then(quanta::Instant::now)
+    }
+
+    /// A start time for timing a generator: always taken when metrics are exported
+    /// (generators are rare and slow; their latency is never sampled).
+    pub fn start_generator(&self) -> Started {
         self.export.then(quanta::Instant::now)
     }
 
     /// Records one operation's outcome (and its duration when `started` is given).
+    ///
+    /// The count goes to this thread's stripe only; the `operations_total` counters are
+    /// published from these counts by the MetricsReporter ([`NsStats::publish`]), so the hot
+    /// path never touches a counter shared with other threads.
     #[inline]
-    pub fn record(&self, op: Op, status: Status, started: Option<quanta::Instant>) {
+    pub fn record(&self, op: Op, status: Status, started: Started) {
         let stripe = MY_STRIPE.with(|s| *s);
         self.stripes[stripe].0[op as usize][status as usize].fetch_add(1, Ordering::Relaxed);
         if self.export {
-            self.counters[op as usize][status as usize]
-                .get_or_init(|| {
-                    metrics::counter!(
-                        names::OPERATIONS,
-                        "cache" => self.cache.to_string(),
-                        "operation" => op.as_str(),
-                        "namespace" => self.name.to_string(),
-                        "status" => status.as_str()
-                    )
-                })
-                .increment(1);
             if let Some(t) = started {
                 self.durations[op as usize]
                     .get_or_init(|| {
@@ -380,6 +396,33 @@ impl NsStats {
                         )
                     })
                     .record(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    /// Publishes the operation counts to `deeper_hub_core_cache_operations_total` (absolute
+    /// values; called by the MetricsReporter every report interval and when it stops).
+    pub fn publish(&self) {
+        if !self.export {
+            return;
+        }
+        for op in Op::ALL {
+            for status in Status::ALL {
+                let n = self.count(op, status);
+                if n == 0 {
+                    continue;
+                }
+                self.counters[op as usize][status as usize]
+                    .get_or_init(|| {
+                        metrics::counter!(
+                            names::OPERATIONS,
+                            "cache" => self.cache.to_string(),
+                            "operation" => op.as_str(),
+                            "namespace" => self.name.to_string(),
+                            "status" => status.as_str()
+                        )
+                    })
+                    .absolute(n);
             }
         }
     }
@@ -536,15 +579,18 @@ pub struct CacheStats {
 pub struct StatsRegistry {
     cache: Arc<str>,
     export: bool,
+    sample_every: u32,
     namespaces: DashMap<Arc<str>, Arc<NsStats>>,
 }
 
 impl StatsRegistry {
-    /// A registry for cache `cache`; `export` sends operations to the `metrics` facade.
-    pub fn new(cache: &str, export: bool) -> Self {
+    /// A registry for cache `cache`; `export` sends operations to the `metrics` facade, with
+    /// one latency sample every `sample_every` operations per thread.
+    pub fn new(cache: &str, export: bool, sample_every: u32) -> Self {
         StatsRegistry {
             cache: Arc::from(cache),
             export,
+            sample_every,
             namespaces: DashMap::new(),
         }
     }
@@ -562,7 +608,14 @@ impl StatsRegistry {
         let name: Arc<str> = Arc::from(name);
         self.namespaces
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(NsStats::new(self.cache.clone(), name, self.export)))
+            .or_insert_with(|| {
+                Arc::new(NsStats::new(
+                    self.cache.clone(),
+                    name,
+                    self.export,
+                    self.sample_every,
+                ))
+            })
             .clone()
     }
 
