@@ -480,6 +480,34 @@ impl RedisBackend {
             cursor = next;
         }
     }
+
+    /// `SREM` / `SISMEMBER`: a set command on one member answering 0 or 1.
+    async fn member_command(
+        &self,
+        op: &'static str,
+        command: &'static str,
+        read_only: bool,
+        ns: &str,
+        key: &str,
+        member: &Bytes,
+    ) -> CacheResult<bool> {
+        let k = &self.inner.keys.key(ns, key);
+        self.call(
+            op,
+            Kind::Set,
+            read_only,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd(command)
+                    .arg(k)
+                    .arg(&member[..])
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
+        .await
+    }
 }
 
 /// Replaces every secret in `s` by `***`.
@@ -740,23 +768,8 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn remove_from_set(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
-        let k = &self.inner.keys.key(ns, key);
-        let member = &member;
-        self.call(
-            "remove_from_set",
-            Kind::Set,
-            false,
-            Some(k.as_str()),
-            |mut c| async move {
-                ::redis::cmd("SREM")
-                    .arg(k)
-                    .arg(&member[..])
-                    .query_async::<u64>(&mut c)
-                    .await
-                    .map(|n| n > 0)
-            },
-        )
-        .await
+        self.member_command("remove_from_set", "SREM", false, ns, key, &member)
+            .await
     }
 
     async fn set_members(&self, ns: &str, key: &str) -> CacheResult<Vec<Bytes>> {
@@ -772,23 +785,8 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn is_member(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
-        let k = &self.inner.keys.key(ns, key);
-        let member = &member;
-        self.call(
-            "is_member",
-            Kind::Set,
-            true,
-            Some(k.as_str()),
-            |mut c| async move {
-                ::redis::cmd("SISMEMBER")
-                    .arg(k)
-                    .arg(&member[..])
-                    .query_async::<u64>(&mut c)
-                    .await
-                    .map(|n| n > 0)
-            },
-        )
-        .await
+        self.member_command("is_member", "SISMEMBER", true, ns, key, &member)
+            .await
     }
 
     async fn clear(&self, ns: Option<&str>) -> CacheResult<u64> {
