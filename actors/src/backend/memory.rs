@@ -835,18 +835,33 @@ impl MemoryTable {
     /// # Errors
     /// [`CacheError::WrongType`] when the key holds a set.
     pub fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
+        self.read_live(ns, key, "a value", |v| match v {
+            Value::Bytes(b) => Some(b.clone()),
+            _ => None,
+        })
+    }
+
+    /// Reads the live entry at `key` as the kind `expected` names: `pick` returns `None` for
+    /// another kind (a [`CacheError::WrongType`]). A hit is noted for the eviction policy.
+    fn read_live<R>(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: &'static str,
+        pick: impl FnOnce(&Value) -> Option<R>,
+    ) -> CacheResult<Option<R>> {
         let now = self.clock.now_ms();
         let mut touch = None;
         let r = self
             .with_ns(ns, |t| match t.map.get(key) {
-                Some(e) if e.is_live(now) => match &e.value {
-                    Value::Bytes(b) => {
+                Some(e) if e.is_live(now) => match pick(&e.value) {
+                    Some(out) => {
                         touch = self.note_hit(e.key(), &e);
-                        Ok(Some(b.clone()))
+                        Ok(Some(out))
                     }
-                    other => Err(CacheError::WrongType {
-                        expected: "a value",
-                        found: other.kind(),
+                    None => Err(CacheError::WrongType {
+                        expected,
+                        found: e.value.kind(),
                     }),
                 },
                 _ => Ok(None),
@@ -1191,25 +1206,10 @@ impl MemoryTable {
         key: &str,
         f: impl FnOnce(&HashSet<Bytes>) -> R,
     ) -> CacheResult<Option<R>> {
-        let now = self.clock.now_ms();
-        let mut touch = None;
-        let r = self
-            .with_ns(ns, |t| match t.map.get(key) {
-                Some(e) if e.is_live(now) => match &e.value {
-                    Value::Set(s) => {
-                        touch = self.note_hit(e.key(), &e);
-                        Ok(Some(f(s)))
-                    }
-                    other => Err(CacheError::WrongType {
-                        expected: "a set",
-                        found: other.kind(),
-                    }),
-                },
-                _ => Ok(None),
-            })
-            .unwrap_or(Ok(None));
-        self.touch(touch);
-        r
+        self.read_live(ns, key, "a set", |v| match v {
+            Value::Set(set) => Some(f(set)),
+            _ => None,
+        })
     }
 
     fn remove_from_set(&self, ns: &str, key: &str, member: &[u8]) -> CacheResult<bool> {
