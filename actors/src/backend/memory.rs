@@ -940,11 +940,15 @@ impl MemoryTable {
         };
         let size = entry_size(key.len(), value.len());
         self.make_room(&mut p, t, size, events)?;
+        // Under `reject` the bytes are reserved atomically, like an overwrite's growth (which
+        // reserves outside the policy mutex): a check here and an add later could together
+        // pass the limit.
+        let reserved = self.reserve(t, size as i64)?;
         let key: Arc<str> = Arc::from(key);
         let mut e = Entry::new(Value::Bytes(value), expires_at);
         e.node = p.insert(t.id, &key, self.item_hash(t.id, &key));
         self.schedule(t.id, &key, &mut e);
-        self.settle(t, size as i64, 0);
+        self.settle(t, size as i64, reserved);
         t.entries.fetch_add(1, Ordering::Relaxed);
         t.map.insert(key, e);
         Ok(())
@@ -1104,11 +1108,12 @@ impl MemoryTable {
         let size = entry_size(key.len(), value.len());
         self.check_fits(t, size)?;
         self.make_room(&mut p, t, size, events)?;
+        let reserved = self.reserve(t, size as i64)?;
         let key: Arc<str> = Arc::from(key);
         let mut e = Entry::new(value, expires_at(now));
         e.node = p.insert(t.id, &key, self.item_hash(t.id, &key));
         self.schedule(t.id, &key, &mut e);
-        self.settle(t, size as i64, 0);
+        self.settle(t, size as i64, reserved);
         t.entries.fetch_add(1, Ordering::Relaxed);
         t.map.insert(key, e);
         Ok(out)
