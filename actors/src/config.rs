@@ -156,8 +156,9 @@ impl MemoryConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvictionPolicy {
-    /// Frequency-aware eviction (W-TinyLFU admission over CLOCK queues): keeps a hot set
-    /// through one-time scans. Reads stay lock-free. The default.
+    /// Frequency-aware eviction (W-TinyLFU admission over CLOCK queues, the window sized by
+    /// a hill climber): keeps a hot set through one-time scans. Reads stay lock-free. The
+    /// default.
     #[default]
     Lfu,
     /// Exact least-recently-used eviction (every hit takes a short global lock).

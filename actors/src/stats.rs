@@ -215,6 +215,29 @@ thread_local! {
     static SAMPLE_TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
+/// One counter split over [`STRIPES`] cache lines: each thread adds to its own stripe, so
+/// counting from several cores does not bounce one line between them; reading sums them.
+#[derive(Debug, Default)]
+pub(crate) struct StripedCount(Box<[PaddedCount; STRIPES]>);
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedCount(AtomicU64);
+
+impl StripedCount {
+    /// Adds one to this thread's stripe.
+    #[inline]
+    pub(crate) fn add_one(&self) {
+        let stripe = MY_STRIPE.with(|s| *s);
+        self.0[stripe].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The sum of all stripes.
+    pub(crate) fn total(&self) -> u64 {
+        self.0.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// Explicit buckets of the duration histogram, in seconds: 2.5 µs to 5 s.
 pub const DURATION_BUCKETS: [f64; 20] = [
     0.000_002_5,

@@ -69,6 +69,7 @@ use crate::codec;
 use crate::config::{EvictionPolicy, MemoryConfig};
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
+use crate::stats::StripedCount;
 use crate::ttl::Ttl;
 
 /// Estimated bookkeeping bytes per entry (map slot, entry header, expiry, policy node), added
@@ -376,6 +377,8 @@ pub struct MemoryTable {
     expiry: ExpiryIndex,
     listener: ArcSwapOption<ListenerSlot>,
     item_hasher: foldhash::fast::FixedState,
+    /// Hits on live entries under `lfu` (striped), the window climber's signal.
+    hits: StripedCount,
 }
 
 impl MemoryTable {
@@ -422,6 +425,7 @@ impl MemoryTable {
             expiry: ExpiryIndex::default(),
             listener: ArcSwapOption::empty(),
             item_hasher: foldhash::fast::FixedState::with_seed(0x0e71_c7ed),
+            hits: StripedCount::default(),
         }
     }
 
@@ -715,6 +719,7 @@ impl MemoryTable {
             ReadMode::Plain => None,
             ReadMode::Hits => {
                 e.hit();
+                self.hits.add_one();
                 None
             }
             ReadMode::Lru => Some((e.node, Arc::as_ptr(key) as *const u8 as usize)),
@@ -1328,6 +1333,10 @@ impl Resident for MemoryTable {
 
     fn hash(&self, ns: u32, key: &str) -> u64 {
         self.item_hash(ns, key)
+    }
+
+    fn hits_total(&self) -> u64 {
+        self.hits.total()
     }
 }
 

@@ -9,17 +9,26 @@
 //! - **`lru`**: one list in recency order. A hit moves the entry to the front, which needs the
 //!   mutex: exact LRU (the deterministic test relies on it) at the price of one short global
 //!   lock per hit. Use it when exact recency matters more than read scalability.
-//! - **`lfu`** (the default): W-TinyLFU admission over CLOCK queues. New entries enter a small
-//!   window (1 % of the entries, at least one). When the table is full, the window's oldest
-//!   entry (the candidate) competes with the main queue's CLOCK victim: the candidate is kept
-//!   only if a count-min sketch (4-bit counters, halved every `10 × capacity` additions) says
-//!   it was used more often than the victim; otherwise the candidate goes. Reads do not touch
+//! - **`lfu`** (the default): W-TinyLFU admission over CLOCK queues with a hill-climbed
+//!   window. New entries enter a window (1 % of the entries at first). When the table is
+//!   full, the window's oldest entry (the candidate) competes with the main queue's CLOCK
+//!   victim: the candidate is kept only if a count-min sketch (4-bit counters, halved every
+//!   `10 × capacity` additions) says it was used clearly more often than the victim (by two
+//!   counts, unless the victim's count is zero: one is within collision noise); otherwise
+//!   the candidate goes. Reads do not touch
 //!   the policy: a hit bumps a saturating 4-bit counter inside the entry (one relaxed atomic
-//!   on the entry already in cache; a hot entry saturates and stops writing). The counter is
-//!   folded into the sketch when the policy next looks at that entry, and doubles as the
-//!   CLOCK reference bit (an entry with hits gets a second chance). The sketch remembers
-//!   evicted keys, so a key that keeps coming back is eventually admitted, while a one-time
-//!   scan never displaces the hot set (`tests/eviction.rs`, `benches/hit_ratio.rs`).
+//!   on the entry already in cache; a hot entry saturates and stops writing) and a striped
+//!   hit total. The entry's counter is folded into the sketch when the policy next looks at
+//!   that entry, and doubles as the CLOCK reference bit (an entry with hits gets a second
+//!   chance). The sketch remembers evicted keys, so a key that keeps coming back is
+//!   eventually admitted, while a one-time scan never displaces the hot set
+//!   (`tests/eviction.rs`, `benches/hit_ratio.rs`). A climber resizes the window between 0
+//!   and 80 % of the entries by the hit rate of successive samples (Caffeine's adaptive
+//!   W-TinyLFU): recency-friendly workloads get a large window, frequency-friendly ones a
+//!   small one. Like any hill climber it needs a slope: on a workload whose hit rate is flat
+//!   for small windows (every key read twice, 600 requests apart, never again, in a
+//!   1,000-entry table: LRU hits 50 %, this policy about 2 %) it wanders on the plateau and
+//!   never reaches the window that would pay. Use `lru` for such pure-recency workloads.
 //! - **`reject`**: no queues and no per-entry metadata; the mutex only keeps the entry count
 //!   exact.
 //!
@@ -30,15 +39,25 @@
 //!   queue) is shorter than `loop`'s reuse distance, so it would stay near LRU there.
 //! - CLOCK instead of LRU queues keeps reads off the mutex, so a get-hit costs the same as on
 //!   an unbounded table (`benches/sweep_latency.rs`), below moka's.
-//! - A fixed 1 % window. Caffeine-style hill climbing of the window was implemented and
-//!   measured: +3 to +6 points on OLTP and +2 on sprite, but −4 to −12 on `loop`, −5.7 on
-//!   2_pools at 100 entries and no better on zigzag, so it was left out. Caffeine's random
-//!   admission of warm candidates (a hash-flooding defence) cost up to 4 points on `loop` and is
-//!   left out too (moka does not have it either).
-//! - Result: within one point of moka on every trace and capacity but three (sprite at 500 and
-//!   1000 entries, −1.2 / −1.3; P3 at 160,000, −1.1) and one clear loss (zigzag at 256 entries,
-//!   4.3 % against moka's 9.7 %, where plain LRU is optimal); above moka on OLTP, P3 at 20,000,
-//!   the Zipf and the scan-mix workloads.
+//! - The climber gains 3–6 points on OLTP and 1–4 on sprite over a fixed 1 % window. Its first
+//!   version lost 4–10 points on `loop`: a shrinking window never gave entries back to the
+//!   main queue (a candidate that wins replaces a victim one for one), so every excursion
+//!   left the main queue smaller. Entries beyond the shrunk window now move to the main queue
+//!   without competing, as Caffeine does. Samples are at least 10,000 lookups and steps 5 %
+//!   (6.25 % in Caffeine), and at most 100,000 lookups (P3 at 160,000 entries needs the
+//!   climber to move within its 3.9 M requests) — all measured: shorter samples or larger
+//!   steps cost up to a point on `loop` and 2_pools at their smallest sizes, and samples of
+//!   25,000–50,000 made P3 swing by up to 5 points. The climber is the noisiest part: its
+//!   path, and so the last few tenths of a point, depends on the sample boundaries.
+//! - The two-count admission margin took zigzag at 256 entries from 4.3 % to 11.4 % (LRU,
+//!   which is optimal there, gets 12.3 %): with every key about as frequent, a one-count lead
+//!   is collision noise, and admitting on it churned the main queue. Applied to every victim
+//!   it cost P3 at 160,000 entries 2–3 points (a reused block needed a third access to get
+//!   in); applied only to victims the sketch has seen, it costs nothing measurable.
+//! - Left out after measuring: Caffeine's random admission of warm candidates (a
+//!   hash-flooding defence; up to −4 points on `loop`, and moka does not have it either); a
+//!   4× wider sketch with a longer aging period (−4 on sprite); counting a hit in the sketch
+//!   at once, under the mutex (+1 on sprite, not worth a global lock per read).
 
 use std::sync::Arc;
 
@@ -60,6 +79,9 @@ pub(crate) trait Resident {
     fn take_hits(&self, ns: u32, key: &str) -> u8;
     /// The sketch hash of an entry.
     fn hash(&self, ns: u32, key: &str) -> u64;
+    /// Hits on the table since it was created (reads of live entries), for the window
+    /// climber.
+    fn hits_total(&self) -> u64;
 }
 
 #[derive(Debug)]
@@ -105,6 +127,7 @@ pub(crate) struct Policy {
     /// removal happens under the mutex.
     len: u64,
     sketch: Sketch,
+    climber: Climber,
     empty: Arc<str>,
 }
 
@@ -122,6 +145,7 @@ impl Policy {
             } else {
                 Sketch::new(0)
             },
+            climber: Climber::new(capacity),
             empty: Arc::from(""),
         }
     }
@@ -147,6 +171,7 @@ impl Policy {
         if self.kind == EvictionPolicy::Lfu {
             self.sketch.ensure_capacity(self.len);
             self.sketch.increment(hash);
+            self.climber.misses += 1;
         }
         let node = Node {
             key: key.clone(),
@@ -210,7 +235,8 @@ impl Policy {
     }
 
     fn victim_lfu(&mut self, table: &impl Resident) -> Option<u32> {
-        let target = ((self.len / 100) as usize).max(1);
+        self.climber.observe(table);
+        let target = ((self.len as f64 * self.climber.window) as usize).max(1);
         if self.lists[MAIN as usize].len == 0 {
             // The first eviction: everything is still in the window. Move all but the window's
             // share to the main queue, oldest first, then compete as usual.
@@ -222,6 +248,14 @@ impl Policy {
             if self.lists[MAIN as usize].len == 0 {
                 return self.tail(WINDOW);
             }
+        }
+        // The window shrank (the climber moved it): its oldest entries beyond the target move
+        // to the main queue without competing, so the main queue grows back and the next
+        // victims come from it.
+        while self.lists[WINDOW as usize].len > target + 1 {
+            let n = self.lists[WINDOW as usize].tail;
+            self.unlink(n);
+            self.push_head(MAIN, n);
         }
         if self.lists[WINDOW as usize].len <= target {
             return Some(self.clock_victim(table).0);
@@ -275,7 +309,9 @@ impl Policy {
     /// blunt hash flooding; measured here it cost up to 4 points on the `loop` trace, and moka
     /// does not do it either, so it is left out.)
     fn admit(&mut self, candidate: u64, victim: u64) -> bool {
-        self.sketch.frequency(candidate) > self.sketch.frequency(victim)
+        let victim = self.sketch.frequency(victim);
+        let margin = if victim > 0 { ADMIT_MARGIN } else { 0 };
+        self.sketch.frequency(candidate) > victim.saturating_add(margin)
     }
 
     fn ns_key(&self, n: u32) -> (u32, Arc<str>) {
@@ -329,6 +365,96 @@ impl Policy {
         let node = &mut self.nodes[n as usize];
         node.prev = NO_NODE;
         node.next = NO_NODE;
+    }
+}
+
+/// The window's share of the entries before the climber moves it.
+const INITIAL_WINDOW: f64 = 0.01;
+/// The largest share the climber gives the window.
+const MAX_WINDOW: f64 = 0.8;
+/// The climber's first step, as a share of the entries (Caffeine uses 6.25 %; 5 % measured
+/// better on `loop` and 2_pools at the same gain elsewhere).
+const CLIMB_STEP: f64 = 0.05;
+/// Fewest lookups in a climber sample (otherwise 10 × the capacity): small caches would
+/// decide on a few thousand requests of noise.
+const MIN_SAMPLE: u64 = 10_000;
+/// Most lookups in a climber sample: 10 × a large capacity would leave the climber a handful
+/// of samples per million requests (P3 at 160,000 entries: two); 100,000 lookups measure a
+/// hit rate to about ±0.2 points.
+const MAX_SAMPLE: u64 = 100_000;
+/// Evictions between two reads of the table's (striped) hit total.
+const CHECK_EVERY: u32 = 16;
+/// How much more than one count a candidate must lead a victim the sketch has seen by. With
+/// 4-bit counters a one-count lead is mostly collision noise; requiring two stops the main
+/// queue churning on workloads where every key is about as frequent (zigzag). A victim at
+/// zero (never reused, or aged out) loses to any candidate, so recency-friendly workloads
+/// (P3) still replace dead entries at once.
+const ADMIT_MARGIN: u8 = 1;
+
+/// Caffeine-style hill climbing of the window's share: every sample of lookups, compare the
+/// hit rate with the previous sample's; if it improved, keep moving the window the same way,
+/// otherwise turn round. Steps start at 6.25 % of the entries and decay by 2 % a sample; a
+/// change of the hit rate by 5 points or more restarts them (the workload changed).
+#[derive(Debug)]
+struct Climber {
+    /// The window's share of the entries, in `[0, MAX_WINDOW]`.
+    window: f64,
+    /// The next move (a signed share of the entries).
+    step: f64,
+    prev_rate: Option<f64>,
+    /// Lookups per sample.
+    period: u64,
+    /// Inserts of new keys (misses, in read-through use) in this sample.
+    misses: u64,
+    /// The table's hit total when this sample began.
+    hits_mark: u64,
+    /// Evictions since the hit total was last read (it is read every `CHECK_EVERY`).
+    ticks: u32,
+}
+
+impl Climber {
+    fn new(capacity: u64) -> Self {
+        Climber {
+            window: INITIAL_WINDOW,
+            step: CLIMB_STEP,
+            prev_rate: None,
+            period: capacity.saturating_mul(10).clamp(MIN_SAMPLE, MAX_SAMPLE),
+            misses: 0,
+            hits_mark: 0,
+            ticks: 0,
+        }
+    }
+
+    /// Called on every eviction; every [`CHECK_EVERY`] evictions reads the table's hit total
+    /// and, once a sample is complete, moves the window.
+    fn observe(&mut self, table: &impl Resident) {
+        self.ticks += 1;
+        if self.ticks < CHECK_EVERY {
+            return;
+        }
+        self.ticks = 0;
+        let total = table.hits_total();
+        let hits = total.saturating_sub(self.hits_mark);
+        let lookups = hits + self.misses;
+        if lookups < self.period {
+            return;
+        }
+        let rate = hits as f64 / lookups as f64;
+        if let Some(prev) = self.prev_rate {
+            let change = rate - prev;
+            let amount = if change >= 0.0 { self.step } else { -self.step };
+            self.step = if change.abs() >= 0.05 {
+                CLIMB_STEP * amount.signum()
+            } else {
+                amount * 0.98
+            };
+            self.window = (self.window + amount).clamp(0.0, MAX_WINDOW);
+        } else {
+            self.window = (self.window + self.step).clamp(0.0, MAX_WINDOW);
+        }
+        self.prev_rate = Some(rate);
+        self.misses = 0;
+        self.hits_mark = total;
     }
 }
 
@@ -411,10 +537,13 @@ impl Sketch {
         if added {
             self.additions += 1;
             if self.additions >= self.sample {
+                let mut odd = 0u64;
                 for c in &mut self.table {
+                    odd += u64::from((*c & 0x1111_1111_1111_1111).count_ones());
                     *c = (*c >> 1) & 0x7777_7777_7777_7777;
                 }
-                self.additions /= 2;
+                // Halving an odd counter drops half an addition; four counters per addition.
+                self.additions = self.additions.saturating_sub(odd / 4) / 2;
             }
         }
     }
