@@ -251,8 +251,11 @@ impl Policy {
         }
         // The window shrank (the climber moved it): its oldest entries beyond the target move
         // to the main queue without competing, so the main queue grows back and the next
-        // victims come from it.
-        while self.lists[WINDOW as usize].len > target + 1 {
+        // victims come from it. At most `DEMOTE_BATCH` per eviction, so a large shrink is
+        // spread over many writes instead of stalling one behind the mutex.
+        let mut budget = DEMOTE_BATCH;
+        while budget > 0 && self.lists[WINDOW as usize].len > target + 1 {
+            budget -= 1;
             let n = self.lists[WINDOW as usize].tail;
             self.unlink(n);
             self.push_head(MAIN, n);
@@ -382,6 +385,8 @@ const MIN_SAMPLE: u64 = 10_000;
 /// of samples per million requests (P3 at 160,000 entries: two); 100,000 lookups measure a
 /// hit rate to about ±0.2 points.
 const MAX_SAMPLE: u64 = 100_000;
+/// Most window entries demoted to the main queue in one eviction after the window shrank.
+const DEMOTE_BATCH: u32 = 1024;
 /// Evictions between two reads of the table's (striped) hit total.
 const CHECK_EVERY: u32 = 16;
 /// How much more than one count a candidate must lead a victim the sketch has seen by. With
@@ -393,7 +398,7 @@ const ADMIT_MARGIN: u8 = 1;
 
 /// Caffeine-style hill climbing of the window's share: every sample of lookups, compare the
 /// hit rate with the previous sample's; if it improved, keep moving the window the same way,
-/// otherwise turn round. Steps start at 6.25 % of the entries and decay by 2 % a sample; a
+/// otherwise turn round. Steps start at 5 % of the entries and decay by 2 % a sample; a
 /// change of the hit rate by 5 points or more restarts them (the workload changed).
 #[derive(Debug)]
 struct Climber {
