@@ -1078,9 +1078,6 @@ struct CodecResults {
     decode: [Vec<f64>; 2],
     copy: [Vec<f64>; 2],
     encoded_len: [usize; 2],
-    /// Capacity of the `Vec` that `serde_json::to_vec` (the codec's encoder) returns; the
-    /// codec turns it into `Bytes` without shrinking, so this is what a stored value holds.
-    encoded_cap: [usize; 2],
 }
 
 fn run_codec(p: &Params, d: &Data) -> CodecResults {
@@ -1089,14 +1086,12 @@ fn run_codec(p: &Params, d: &Data) -> CodecResults {
         decode: Default::default(),
         copy: Default::default(),
         encoded_len: [0; 2],
-        encoded_cap: [0; 2],
     };
     for _ in 0..p.rounds {
         for size in 0..2 {
             let text = &d.text[size];
             let raw = codec::encode(text).expect("encode");
             r.encoded_len[size] = raw.len();
-            r.encoded_cap[size] = serde_json::to_vec(text).expect("encode").capacity();
             let window = p.window / 2;
             r.encode[size].push(time_loop(window, || {
                 black_box(codec::encode(black_box(text)).expect("encode"));
@@ -1121,9 +1116,9 @@ fn report_codec(out: &mut String, c: &CodecResults, res: &Results) {
          of the same payload (the floor any codec pays to hand back an owned value). The share \
          columns divide the codec's cost by a whole 1-task `direct` get-hit (decode) or put \
          (encode) of the same size, from the operations scenario of this run (ct / mt). \
-         \"allocation held\": the capacity of the `Vec` that `serde_json::to_vec` returns, which \
-         `codec::encode` turns into the stored `Bytes` as it is.\n\n\
-         | value | encoded | allocation held | encode | decode | copy (floor) | decode ÷ get-hit (ct / mt) | encode ÷ put (ct / mt) |\n|---|---|---|---|---|---|---|---|"
+         Encoding is by sonic-rs, decoding by serde_json; the stored `Bytes` owns exactly the \
+         encoded bytes (the encoder's spare capacity is dropped).\n\n\
+         | value | encoded | encode | decode | copy (floor) | decode ÷ get-hit (ct / mt) | encode ÷ put (ct / mt) |\n|---|---|---|---|---|---|---|"
     );
     for (size, label) in SIZE_LABELS.iter().enumerate() {
         let (e, dd, cp) = (
@@ -1141,9 +1136,8 @@ fn report_codec(out: &mut String, c: &CodecResults, res: &Results) {
         };
         let _ = writeln!(
             out,
-            "| {label} | {} B | {} B | {} | {} | {} | {} | {} |",
+            "| {label} | {} B | {} | {} | {} | {} | {} |",
             c.encoded_len[size],
-            c.encoded_cap[size],
             fmt_ns(e),
             fmt_ns(dd),
             fmt_ns(cp),
