@@ -460,6 +460,9 @@ impl CacheService {
     /// Reads an encoded value without recording it (the facade's internal re-checks).
     pub async fn peek(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Bytes>> {
         if let Some(b) = self.direct("get")? {
+            if let Some(t) = b.memory_table() {
+                return t.get(ns.name(), key);
+            }
             return b.get(ns.name(), key).await;
         }
         let p = self.partition_of(ns.name(), key);
@@ -482,6 +485,9 @@ impl CacheService {
         let len = value.len();
         let work = async {
             if let Some(b) = self.direct("put")? {
+                if let Some(t) = b.memory_table() {
+                    return t.put(ns.name(), key, value, ttl);
+                }
                 return b.put(ns.name(), key, value, ttl).await;
             }
             let p = self.partition_of(ns.name(), key);
@@ -502,6 +508,9 @@ impl CacheService {
     pub async fn delete(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<bool> {
         let work = async {
             if let Some(b) = self.direct("delete")? {
+                if let Some(t) = b.memory_table() {
+                    return Ok(t.delete(ns.name(), key));
+                }
                 return b.delete(ns.name(), key).await;
             }
             let p = self.partition_of(ns.name(), key);
@@ -562,6 +571,9 @@ impl CacheService {
     ) -> CacheResult<i64> {
         let work = async {
             if let Some(b) = self.direct("increment")? {
+                if let Some(t) = b.memory_table() {
+                    return t.increment(ns.name(), key, delta, ttl_on_create);
+                }
                 return b.increment(ns.name(), key, delta, ttl_on_create).await;
             }
             let p = self.partition_of(ns.name(), key);

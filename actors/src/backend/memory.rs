@@ -1406,6 +1406,10 @@ impl CacheBackend for MemoryBackend {
     fn name(&self) -> &'static str {
         "memory"
     }
+
+    fn memory_table(&self) -> Option<&MemoryTable> {
+        Some(&self.table)
+    }
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         self.table.get(ns, key)
     }

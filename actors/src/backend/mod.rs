@@ -42,6 +42,13 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
     /// Short backend name for logs and metric labels (`memory`, `noop`, ...).
     fn name(&self) -> &'static str;
 
+    /// The in-process table behind this backend, if it is one. `direct` mode then calls the
+    /// table's synchronous operations itself and skips the boxed future every `async fn` of
+    /// this trait costs.
+    fn memory_table(&self) -> Option<&MemoryTable> {
+        None
+    }
+
     /// The encoded value, or `None` when absent or expired.
     ///
     /// # Errors
