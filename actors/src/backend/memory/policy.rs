@@ -25,10 +25,11 @@
 //!   (`tests/eviction.rs`, `benches/hit_ratio.rs`). A climber resizes the window between 0
 //!   and 80 % of the entries by the hit rate of successive samples (Caffeine's adaptive
 //!   W-TinyLFU): recency-friendly workloads get a large window, frequency-friendly ones a
-//!   small one. Like any hill climber it needs a slope: on a workload whose hit rate is flat
-//!   for small windows (every key read twice, 600 requests apart, never again, in a
-//!   1,000-entry table: LRU hits 50 %, this policy about 2 %) it wanders on the plateau and
-//!   never reaches the window that would pay. Use `lru` for such pure-recency workloads.
+//!   small one. Where the hit rate is flat (a plateau: every key read twice, 600 requests
+//!   apart, never again, in a 1,000-entry table gives about 2 % for any window below ~60 %),
+//!   the climb's direction would be noise; there two small ghost lists decide — a sample of
+//!   the keys the window lost and of those the main queue lost, and which of them come back
+//!   (ARC's signal) — and that workload reaches LRU's 50 %.
 //! - **`reject`**: no queues and no per-entry metadata; the mutex only keeps the entry count
 //!   exact.
 //!
@@ -59,6 +60,7 @@
 //!   4× wider sketch with a longer aging period (−4 on sprite); counting a hit in the sketch
 //!   at once, under the mutex (+1 on sprite, not worth a global lock per read).
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::config::EvictionPolicy;
@@ -131,6 +133,52 @@ pub(crate) struct Policy {
     empty: Arc<str>,
 }
 
+/// Recently evicted keys (their sketch hashes) of one kind — candidates the window lost, or
+/// victims the main queue lost — for the climber's tie-breaker. Only a sample of keys is
+/// tracked ([`ghost_sampled`]), so a ghost costs about 2 bytes per table entry. Approximate:
+/// a hash evicted again while an older copy is still queued may leave the set early.
+#[derive(Debug, Default)]
+struct Ghost {
+    ring: VecDeque<u64>,
+    set: HashSet<u64>,
+    cap: usize,
+}
+
+impl Ghost {
+    fn with_capacity(cap: usize) -> Self {
+        Ghost {
+            cap,
+            ..Ghost::default()
+        }
+    }
+
+    fn push(&mut self, h: u64) {
+        if self.set.insert(h) {
+            self.ring.push_back(h);
+            while self.ring.len() > self.cap {
+                if let Some(old) = self.ring.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Bytes held (ring and set; the set's per-slot control byte included).
+    fn bytes(&self) -> usize {
+        self.ring.capacity() * 8 + self.set.capacity() * 9
+    }
+
+    /// Whether `h` was evicted recently (and forgets it).
+    fn take(&mut self, h: u64) -> bool {
+        self.set.remove(&h)
+    }
+}
+
+/// One key in 32 (by hash) is tracked by the ghosts.
+fn ghost_sampled(h: u64) -> bool {
+    h >> 59 == 0
+}
+
 impl Policy {
     /// A policy of `kind` for about `capacity` entries (sizes the frequency sketch).
     pub(crate) fn new(kind: EvictionPolicy, capacity: u64) -> Self {
@@ -160,6 +208,8 @@ impl Policy {
         self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.free.capacity() * 4
             + self.sketch.table.capacity() * 8
+            + self.climber.ghost_w.bytes()
+            + self.climber.ghost_m.bytes()
     }
 
     /// Registers a new entry; returns its node (or [`NO_NODE`] under `reject`).
@@ -171,7 +221,7 @@ impl Policy {
         if self.kind == EvictionPolicy::Lfu {
             self.sketch.ensure_capacity(self.len);
             self.sketch.increment(hash);
-            self.climber.misses += 1;
+            self.climber.missed(hash);
         }
         let node = Node {
             key: key.clone(),
@@ -261,7 +311,10 @@ impl Policy {
             self.push_head(MAIN, n);
         }
         if self.lists[WINDOW as usize].len <= target {
-            return Some(self.clock_victim(table).0);
+            let (v, _) = self.clock_victim(table);
+            let (vns, vkey) = self.ns_key(v);
+            self.climber.main_lost(table.hash(vns, &vkey));
+            return Some(v);
         }
         let candidate = self.lists[WINDOW as usize].tail;
         let (cns, ckey) = self.ns_key(candidate);
@@ -279,11 +332,14 @@ impl Policy {
             self.push_head(MAIN, candidate);
             return Some(victim);
         }
-        if self.admit(chash, table.hash(vns, &vkey)) {
+        let vhash = table.hash(vns, &vkey);
+        if self.admit(chash, vhash) {
             self.unlink(candidate);
             self.push_head(MAIN, candidate);
+            self.climber.main_lost(vhash);
             Some(victim)
         } else {
+            self.climber.window_lost(chash);
             Some(candidate)
         }
     }
@@ -387,6 +443,11 @@ const MIN_SAMPLE: u64 = 10_000;
 const MAX_SAMPLE: u64 = 100_000;
 /// Most window entries demoted to the main queue in one eviction after the window shrank.
 const DEMOTE_BATCH: u32 = 1024;
+/// A change of the hit rate between samples smaller than this (1 point) is a plateau, where
+/// the ghosts break the tie.
+const PLATEAU: f64 = 0.01;
+/// Fewest ghost hits in a sample for the ghosts to be heard.
+const GHOST_EVIDENCE: u64 = 32;
 /// Evictions between two reads of the table's (striped) hit total.
 const CHECK_EVERY: u32 = 16;
 /// How much more than one count a candidate must lead a victim the sketch has seen by. With
@@ -398,7 +459,8 @@ const ADMIT_MARGIN: u8 = 1;
 
 /// Caffeine-style hill climbing of the window's share: every sample of lookups, compare the
 /// hit rate with the previous sample's; if it improved, keep moving the window the same way,
-/// otherwise turn round. Steps start at 5 % of the entries and decay by 2 % a sample; a
+/// otherwise turn round. On a plateau (a change under [`PLATEAU`]) the ghosts break the tie
+/// when they clearly disagree. Steps start at 5 % of the entries and decay by 2 % a sample; a
 /// change of the hit rate by 5 points or more restarts them (the workload changed).
 #[derive(Debug)]
 struct Climber {
@@ -415,6 +477,16 @@ struct Climber {
     hits_mark: u64,
     /// Evictions since the hit total was last read (it is read every `CHECK_EVERY`).
     ticks: u32,
+    /// Candidates the window lost to admission.
+    ghost_w: Ghost,
+    /// Victims the main queue lost.
+    ghost_m: Ghost,
+    /// Misses on keys in `ghost_w` / `ghost_m` during this sample.
+    gw_hits: u64,
+    gm_hits: u64,
+    /// Keys sent to `ghost_w` / `ghost_m` during this sample.
+    gw_pushes: u64,
+    gm_pushes: u64,
 }
 
 impl Climber {
@@ -427,6 +499,40 @@ impl Climber {
             misses: 0,
             hits_mark: 0,
             ticks: 0,
+            ghost_w: Ghost::with_capacity((capacity as usize / 32).max(8)),
+            ghost_m: Ghost::with_capacity((capacity as usize / 32).max(8)),
+            gw_hits: 0,
+            gm_hits: 0,
+            gw_pushes: 0,
+            gm_pushes: 0,
+        }
+    }
+
+    /// A miss (an insert of a new key): counts it, and whether a ghost remembers the key.
+    fn missed(&mut self, hash: u64) {
+        self.misses += 1;
+        if ghost_sampled(hash) {
+            if self.ghost_w.take(hash) {
+                self.gw_hits += 1;
+            } else if self.ghost_m.take(hash) {
+                self.gm_hits += 1;
+            }
+        }
+    }
+
+    /// The window's candidate lost admission and left the table.
+    fn window_lost(&mut self, hash: u64) {
+        if ghost_sampled(hash) {
+            self.ghost_w.push(hash);
+            self.gw_pushes += 1;
+        }
+    }
+
+    /// A main-queue victim left the table.
+    fn main_lost(&mut self, hash: u64) {
+        if ghost_sampled(hash) {
+            self.ghost_m.push(hash);
+            self.gm_pushes += 1;
         }
     }
 
@@ -447,7 +553,28 @@ impl Climber {
         let rate = hits as f64 / lookups as f64;
         if let Some(prev) = self.prev_rate {
             let change = rate - prev;
-            let amount = if change >= 0.0 { self.step } else { -self.step };
+            let mut amount = if change >= 0.0 { self.step } else { -self.step };
+            // On a plateau the hit rate's change is noise: let the ghosts decide, if they
+            // clearly disagree. Keys the window lost and that came back say "grow the window";
+            // keys the main queue lost and that came back say "shrink it". Each count is taken
+            // per key sent to that ghost in the sample: admission rejects far more candidates
+            // than it evicts victims, so raw counts would always say "grow" (on Zipf they grew
+            // the window to 70 % and cost 2.4 points).
+            let (gw, gm) = (self.gw_hits, self.gm_hits);
+            let rw = gw as f64 / self.gw_pushes.max(1) as f64;
+            let rm = gm as f64 / self.gm_pushes.max(1) as f64;
+            let evidence = gw + gm >= GHOST_EVIDENCE && (rw >= 2.0 * rm || rm >= 2.0 * rw);
+            if change.abs() < PLATEAU && evidence {
+                amount = if rw > rm {
+                    self.step.abs()
+                } else {
+                    -self.step.abs()
+                };
+            }
+            self.gw_hits = 0;
+            self.gm_hits = 0;
+            self.gw_pushes = 0;
+            self.gm_pushes = 0;
             self.step = if change.abs() >= 0.05 {
                 CLIMB_STEP * amount.signum()
             } else {
