@@ -15,8 +15,7 @@
 //!   victim: the candidate is kept only if a count-min sketch (4-bit counters, halved every
 //!   `10 × capacity` additions) says it was used clearly more often than the victim (by two
 //!   counts, unless the victim's count is zero: one is within collision noise); otherwise
-//!   the candidate goes. Reads do not touch
-//!   the policy: a hit bumps a saturating 4-bit counter inside the entry (one relaxed atomic
+//!   the candidate goes. Reads do not touch the policy: a hit bumps a saturating 4-bit counter inside the entry (one relaxed atomic
 //!   on the entry already in cache; a hot entry saturates and stops writing) and a striped
 //!   hit total. The entry's counter is folded into the sketch when the policy next looks at
 //!   that entry, and doubles as the CLOCK reference bit (an entry with hits gets a second
@@ -55,6 +54,10 @@
 //!   is collision noise, and admitting on it churned the main queue. Applied to every victim
 //!   it cost P3 at 160,000 entries 2–3 points (a reused block needed a third access to get
 //!   in); applied only to victims the sketch has seen, it costs nothing measurable.
+//! - The ghosts only break ties. Counted raw they always said "grow" (admission rejects far
+//!   more candidates than it evicts victims; Zipf at 10,000 entries lost 2.4 points), so each
+//!   ghost's returns are divided by the keys sent to it. Ghosts alone deciding the window
+//!   (ARC's way) gained a point on P3 but cost zigzag 10–25 points and `loop` at 768 17.
 //! - Left out after measuring: Caffeine's random admission of warm candidates (a
 //!   hash-flooding defence; up to −4 points on `loop`, and moka does not have it either); a
 //!   4× wider sketch with a longer aging period (−4 on sprite); counting a hit in the sketch
