@@ -177,6 +177,13 @@ impl Ghost {
     }
 }
 
+/// Hashes a ghost keeps: the sampled share of one table's worth of keys, at least 8 and at
+/// most 2^18 (~4.5 MiB), so a byte-bounded table sized in the billions of entries does not
+/// pay for ghosts it cannot fill.
+fn ghost_capacity(capacity: u64) -> usize {
+    (capacity / 32).clamp(8, 1 << 18) as usize
+}
+
 /// One key in 32 (by hash) is tracked by the ghosts.
 fn ghost_sampled(h: u64) -> bool {
     h >> 59 == 0
@@ -502,8 +509,8 @@ impl Climber {
             misses: 0,
             hits_mark: 0,
             ticks: 0,
-            ghost_w: Ghost::with_capacity((capacity as usize / 32).max(8)),
-            ghost_m: Ghost::with_capacity((capacity as usize / 32).max(8)),
+            ghost_w: Ghost::with_capacity(ghost_capacity(capacity)),
+            ghost_m: Ghost::with_capacity(ghost_capacity(capacity)),
             gw_hits: 0,
             gm_hits: 0,
             gw_pushes: 0,
