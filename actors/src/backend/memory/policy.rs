@@ -137,14 +137,20 @@ pub(crate) struct Policy {
 }
 
 /// Recently evicted keys (their sketch hashes) of one kind — candidates the window lost, or
-/// victims the main queue lost — for the climber's tie-breaker. Only a sample of keys is
-/// tracked ([`ghost_sampled`]), so a ghost costs about 2 bytes per table entry. Approximate:
-/// a hash evicted again while an older copy is still queued may leave the set early.
+/// victims the main queue lost — for the climber's tie-breaker, with how many keys were sent
+/// to it and how many came back (were missed again) in the climber's current sample. Only a
+/// sample of keys is tracked ([`ghost_sampled`]), so a ghost costs about 2 bytes per table
+/// entry. Approximate: a hash evicted again while an older copy is still queued may leave the
+/// set early.
 #[derive(Debug, Default)]
 struct Ghost {
     ring: VecDeque<u64>,
     set: HashSet<u64>,
     cap: usize,
+    /// Keys sent to this ghost in the current sample.
+    sent: u64,
+    /// Keys of this ghost missed again in the current sample.
+    returned: u64,
 }
 
 impl Ghost {
@@ -155,7 +161,12 @@ impl Ghost {
         }
     }
 
+    /// Remembers an evicted key (if sampled).
     fn push(&mut self, h: u64) {
+        if !ghost_sampled(h) {
+            return;
+        }
+        self.sent += 1;
         if self.set.insert(h) {
             self.ring.push_back(h);
             while self.ring.len() > self.cap {
@@ -171,9 +182,23 @@ impl Ghost {
         self.ring.capacity() * 8 + self.set.capacity() * 9
     }
 
-    /// Whether `h` was evicted recently (and forgets it).
+    /// Whether a missed key `h` was evicted recently (then it counts as returned and is
+    /// forgotten).
     fn take(&mut self, h: u64) -> bool {
-        self.set.remove(&h)
+        let back = ghost_sampled(h) && self.set.remove(&h);
+        self.returned += u64::from(back);
+        back
+    }
+
+    /// Returns per key sent in this sample.
+    fn return_rate(&self) -> f64 {
+        self.returned as f64 / self.sent.max(1) as f64
+    }
+
+    /// Starts a new sample.
+    fn new_sample(&mut self) {
+        self.sent = 0;
+        self.returned = 0;
     }
 }
 
@@ -322,8 +347,8 @@ impl Policy {
         }
         if self.lists[WINDOW as usize].len <= target {
             let (v, _) = self.clock_victim(table);
-            let (vns, vkey) = self.ns_key(v);
-            self.climber.main_lost(table.hash(vns, &vkey));
+            let n = &self.nodes[v as usize];
+            self.climber.ghost_m.push(table.hash(n.ns, &n.key));
             return Some(v);
         }
         let candidate = self.lists[WINDOW as usize].tail;
@@ -346,10 +371,10 @@ impl Policy {
         if self.admit(chash, vhash) {
             self.unlink(candidate);
             self.push_head(MAIN, candidate);
-            self.climber.main_lost(vhash);
+            self.climber.ghost_m.push(vhash);
             Some(victim)
         } else {
-            self.climber.window_lost(chash);
+            self.climber.ghost_w.push(chash);
             Some(candidate)
         }
     }
@@ -491,12 +516,6 @@ struct Climber {
     ghost_w: Ghost,
     /// Victims the main queue lost.
     ghost_m: Ghost,
-    /// Misses on keys in `ghost_w` / `ghost_m` during this sample.
-    gw_hits: u64,
-    gm_hits: u64,
-    /// Keys sent to `ghost_w` / `ghost_m` during this sample.
-    gw_pushes: u64,
-    gm_pushes: u64,
 }
 
 impl Climber {
@@ -511,38 +530,14 @@ impl Climber {
             ticks: 0,
             ghost_w: Ghost::with_capacity(ghost_capacity(capacity)),
             ghost_m: Ghost::with_capacity(ghost_capacity(capacity)),
-            gw_hits: 0,
-            gm_hits: 0,
-            gw_pushes: 0,
-            gm_pushes: 0,
         }
     }
 
     /// A miss (an insert of a new key): counts it, and whether a ghost remembers the key.
     fn missed(&mut self, hash: u64) {
         self.misses += 1;
-        if ghost_sampled(hash) {
-            if self.ghost_w.take(hash) {
-                self.gw_hits += 1;
-            } else if self.ghost_m.take(hash) {
-                self.gm_hits += 1;
-            }
-        }
-    }
-
-    /// The window's candidate lost admission and left the table.
-    fn window_lost(&mut self, hash: u64) {
-        if ghost_sampled(hash) {
-            self.ghost_w.push(hash);
-            self.gw_pushes += 1;
-        }
-    }
-
-    /// A main-queue victim left the table.
-    fn main_lost(&mut self, hash: u64) {
-        if ghost_sampled(hash) {
-            self.ghost_m.push(hash);
-            self.gm_pushes += 1;
+        if !self.ghost_w.take(hash) {
+            self.ghost_m.take(hash);
         }
     }
 
@@ -570,10 +565,9 @@ impl Climber {
             // per key sent to that ghost in the sample: admission rejects far more candidates
             // than it evicts victims, so raw counts would always say "grow" (on Zipf they grew
             // the window to 70 % and cost 2.4 points).
-            let (gw, gm) = (self.gw_hits, self.gm_hits);
-            let rw = gw as f64 / self.gw_pushes.max(1) as f64;
-            let rm = gm as f64 / self.gm_pushes.max(1) as f64;
-            let evidence = gw + gm >= GHOST_EVIDENCE && (rw >= 2.0 * rm || rm >= 2.0 * rw);
+            let returned = self.ghost_w.returned + self.ghost_m.returned;
+            let (rw, rm) = (self.ghost_w.return_rate(), self.ghost_m.return_rate());
+            let evidence = returned >= GHOST_EVIDENCE && (rw >= 2.0 * rm || rm >= 2.0 * rw);
             if change.abs() < PLATEAU && evidence {
                 amount = if rw > rm {
                     self.step.abs()
@@ -581,10 +575,8 @@ impl Climber {
                     -self.step.abs()
                 };
             }
-            self.gw_hits = 0;
-            self.gm_hits = 0;
-            self.gw_pushes = 0;
-            self.gm_pushes = 0;
+            self.ghost_w.new_sample();
+            self.ghost_m.new_sample();
             self.step = if change.abs() >= 0.05 {
                 CLIMB_STEP * amount.signum()
             } else {
