@@ -189,13 +189,8 @@ impl Actor for CacheAdapter {
         let b = &*state.backend;
         // A send error means the caller gave up (timeout, cancellation): nothing to do.
         match msg {
-            // The memory table's operations are synchronous: called directly, they skip the
-            // boxed future of the async trait call (see `CacheBackend::memory_table`).
             AdapterMsg::Get { ns, key, reply } => {
-                let r = match b.memory_table() {
-                    Some(t) => t.get(&ns, &key),
-                    None => b.get(&ns, &key).await,
-                };
+                let r = b.get(&ns, &key).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::Put {
@@ -205,10 +200,7 @@ impl Actor for CacheAdapter {
                 ttl,
                 reply,
             } => {
-                let r = match b.memory_table() {
-                    Some(t) => t.put(&ns, &key, value, ttl),
-                    None => b.put(&ns, &key, value, ttl).await,
-                };
+                let r = b.put(&ns, &key, value, ttl).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::Delete { ns, key, reply } => {
@@ -233,10 +225,7 @@ impl Actor for CacheAdapter {
             } => {
                 started.store(true, Ordering::Release);
                 state.faults.midway(ChildKind::Adapter);
-                let r = match b.memory_table() {
-                    Some(t) => t.increment(&ns, &key, delta, ttl_on_create),
-                    None => b.increment(&ns, &key, delta, ttl_on_create).await,
-                };
+                let r = b.increment(&ns, &key, delta, ttl_on_create).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::AddToSet {
