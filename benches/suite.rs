@@ -1116,8 +1116,9 @@ fn report_codec(out: &mut String, c: &CodecResults, res: &Results) {
          of the same payload (the floor any codec pays to hand back an owned value). The share \
          columns divide the codec's cost by a whole 1-task `direct` get-hit (decode) or put \
          (encode) of the same size, from the operations scenario of this run (ct / mt). \
-         Encoding is by sonic-rs, decoding by serde_json; the stored `Bytes` owns exactly the \
-         encoded bytes (the encoder's spare capacity is dropped).\n\n\
+         Encoding is by sonic-rs; decoding by serde_json, except a string without escapes, \
+         which is copied and checked as UTF-8 (`codec::decode`); the stored `Bytes` owns \
+         exactly the encoded bytes (the encoder's spare capacity is dropped).\n\n\
          | value | encoded | encode | decode | copy (floor) | decode ÷ get-hit (ct / mt) | encode ÷ put (ct / mt) |\n|---|---|---|---|---|---|---|"
     );
     for (size, label) in SIZE_LABELS.iter().enumerate() {
