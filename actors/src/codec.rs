@@ -22,15 +22,35 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> CacheResult<Bytes> {
     // times faster for long strings (`benches/suite.rs`, codec scenario). Decoding stays with
     // serde_json (sonic-rs decodes no faster without target-specific SIMD), with a fast path
     // for plain strings (`decode_plain_string`).
-    // `into_boxed_slice` drops the encoder's spare capacity: the stored allocation is the
-    // value's size, as the table's byte accounting assumes (a 4 KiB value otherwise keeps an
-    // 8 KiB buffer).
-    sonic_rs::to_vec(value)
-        .map(|v| Bytes::from(v.into_boxed_slice()))
+    // The JSON is written into a buffer this thread keeps, then copied into an allocation of
+    // exactly its size: one `malloc` per value, where a fresh `Vec` costs its growth plus a
+    // shrinking `realloc` (the stored allocation must be the value's size, as the table's
+    // byte accounting assumes). Fewer allocator calls matter most when two cores write at
+    // once (glibc's arenas lock on frees from another thread).
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let write = |buf: &mut Vec<u8>| {
+        buf.clear();
+        let r = sonic_rs::to_writer(&mut *buf, value).map(|()| Bytes::copy_from_slice(buf));
+        if buf.capacity() > SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+        r
+    };
+    SCRATCH
+        .with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => write(&mut buf),
+            // A `Serialize` impl that itself encodes a value: use a buffer of its own.
+            Err(_) => write(&mut Vec::new()),
+        })
         .map_err(|e| CacheError::Codec {
             message: format!("cannot encode value: {e}"),
         })
 }
+
+/// The largest encode buffer a thread keeps between values (a larger one is freed).
+const SCRATCH_KEEP: usize = 64 * 1024;
 
 /// Decodes a stored value as `T`.
 ///
@@ -226,6 +246,21 @@ mod tests {
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&reference)
         );
+    }
+
+    #[test]
+    fn a_value_that_encodes_a_value_while_it_is_encoded_gets_its_own_buffer() {
+        struct Nested;
+        impl Serialize for Nested {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let inner = encode(&"inner").map_err(serde::ser::Error::custom)?;
+                s.serialize_str(std::str::from_utf8(&inner).map_err(serde::ser::Error::custom)?)
+            }
+        }
+        assert_eq!(&encode(&Nested).expect("encodes")[..], br#""\"inner\"""#);
+        let big = "x".repeat(SCRATCH_KEEP * 2);
+        assert_eq!(encode(&big).expect("encodes").len(), big.len() + 2);
+        assert_eq!(&encode(&1u8).expect("encodes")[..], b"1");
     }
 
     #[test]

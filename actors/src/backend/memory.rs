@@ -476,6 +476,18 @@ impl MemoryTable {
         self.namespaces.load().get(ns).map(|t| f(t))
     }
 
+    /// Runs `f` on the namespace's table, created on first use. The table is borrowed from
+    /// the current namespace map, not cloned: a clone would bump one shared reference count
+    /// on every write, a cache line that two writing cores would pass back and forth.
+    fn with_ns_or_create<R>(&self, ns: &str, f: impl FnOnce(&NsTable) -> R) -> R {
+        let map = self.namespaces.load();
+        if let Some(t) = map.get(ns) {
+            return f(t);
+        }
+        drop(map);
+        f(&self.ns_or_create(ns))
+    }
+
     /// The namespace's table, created on first use.
     fn ns_or_create(&self, ns: &str) -> Arc<NsTable> {
         if let Some(t) = self.namespaces.load().get(ns) {
@@ -885,11 +897,12 @@ impl MemoryTable {
         self.check_size(value.len())?;
         let now = self.clock.now_ms();
         let expires_at = ttl.expires_at(now).unwrap_or(NEVER);
-        let t = self.ns_or_create(ns);
         let size = entry_size(key.len(), value.len());
-        self.check_fits(&t, size)?;
         let mut events = Events::new(self);
-        let r = self.put_in(&t, key, value, expires_at, now, &mut events);
+        let r = self.with_ns_or_create(ns, |t| {
+            self.check_fits(t, size)?;
+            self.put_in(t, key, value, expires_at, now, &mut events)
+        });
         events.emit();
         r
     }
@@ -984,10 +997,12 @@ impl MemoryTable {
             e.hits.store(0, Ordering::Relaxed);
             None
         };
-        e.value = Value::Bytes(value);
+        // The old value is freed after the shard lock is released, not under it.
+        let old = std::mem::replace(&mut e.value, Value::Bytes(value));
         e.expires_at = expires_at;
         self.schedule(t.id, k, e);
         drop(r);
+        drop(old);
         self.settle(t, delta, reserved);
         Ok(Overwrite::Done {
             touch,
@@ -1045,9 +1060,10 @@ impl MemoryTable {
         expires_at: impl Fn(u64) -> u64,
         f: impl FnOnce(&mut Value) -> CacheResult<R>,
     ) -> CacheResult<R> {
-        let t = self.ns_or_create(ns);
         let mut events = Events::new(self);
-        let r = self.update_in(&t, key, grow as i64, &create, &expires_at, f, &mut events);
+        let r = self.with_ns_or_create(ns, |t| {
+            self.update_in(t, key, grow as i64, &create, &expires_at, f, &mut events)
+        });
         events.emit();
         r
     }
