@@ -485,14 +485,12 @@ impl MemoryTable {
             return f(t);
         }
         drop(map);
-        f(&self.ns_or_create(ns))
+        f(&self.create_ns(ns))
     }
 
-    /// The namespace's table, created on first use.
-    fn ns_or_create(&self, ns: &str) -> Arc<NsTable> {
-        if let Some(t) = self.namespaces.load().get(ns) {
-            return t.clone();
-        }
+    /// Creates the namespace's table (the slow path of [`Self::with_ns_or_create`]), or
+    /// returns the one a racing writer created first.
+    fn create_ns(&self, ns: &str) -> Arc<NsTable> {
         let _guard = self
             .create_lock
             .lock()
