@@ -48,6 +48,7 @@ pub mod cleanup;
 pub mod clock;
 pub mod codec;
 pub mod config;
+mod deadline;
 pub mod error;
 pub mod faults;
 pub mod flight;

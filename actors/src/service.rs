@@ -36,6 +36,7 @@ use crate::backend::{
 };
 use crate::clock::Clock;
 use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
+use crate::deadline::Deadlines;
 use crate::error::{CacheError, CacheResult};
 use crate::faults::Faults;
 use crate::flight::Flights;
@@ -63,6 +64,10 @@ struct Inner {
     name: String,
     backend_name: &'static str,
     call_timeout: Duration,
+    /// Bounds waiting `rpc` calls by `call_timeout` without a timer per call.
+    deadlines: Arc<Deadlines>,
+    /// Rings the deadlines' alarms; aborted with the last handle or by `shutdown()`.
+    ticker: JoinHandle<()>,
     slots: Arc<Slots>,
     stats: Arc<StatsRegistry>,
     table: Option<Arc<MemoryTable>>,
@@ -95,6 +100,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.ticker.abort();
         if !self.slots.is_closed() {
             self.slots.closed.store(true, Ordering::Release);
             self.supervisor().stop(Some("cache handle dropped".into()));
@@ -187,11 +193,15 @@ impl CacheService {
             faults: faults.clone(),
         };
         let (supervisor, join) = spawn_supervisor(args.clone(), parent).await?;
+        let deadlines = Arc::new(Deadlines::new(slots.partitions(), config.call_timeout()));
+        let ticker = deadlines.spawn_ticker();
         Ok(CacheService {
             inner: Arc::new(Inner {
                 name,
                 backend_name: backend.name(),
                 call_timeout: config.call_timeout(),
+                deadlines,
+                ticker,
                 slots,
                 stats,
                 table,
@@ -280,6 +290,7 @@ impl CacheService {
     pub async fn shutdown(&self) {
         self.inner.slots.closed.store(true, Ordering::Release);
         self.inner.flights.abort_all();
+        self.inner.ticker.abort();
         let join = self.inner.join.lock().await.take();
         if let Some(join) = join {
             self.inner.supervisor().stop(Some("shutdown".into()));
@@ -288,6 +299,8 @@ impl CacheService {
     }
 
     /// Sends one request to the current adapter, following restarts within `call_timeout`.
+    /// The wait for the reply is bounded by the partition's alarm (`deadline.rs`), not by a
+    /// timer per call: an unanswered call ends between `call_timeout` and one alarm tick later.
     async fn call<R: Send + 'static>(
         &self,
         operation: &'static str,
@@ -318,7 +331,7 @@ impl CacheService {
                 None => false,
             };
             if sent {
-                match tokio::time::timeout_at(deadline, rx).await {
+                match self.inner.deadlines.wait(partition, deadline, rx).await {
                     Ok(Ok(result)) => return result,
                     Err(_) => {
                         return Err(CacheError::Timeout {
