@@ -187,10 +187,16 @@ impl Actor for CacheAdapter {
     ) -> Result<(), ActorProcessingErr> {
         state.faults.before_handle(ChildKind::Adapter).await;
         let b = &*state.backend;
+        // The memory table's hot operations are synchronous: calling them directly skips the
+        // boxed future of the trait's `async fn` (as `direct` mode does).
+        let table = b.memory_table();
         // A send error means the caller gave up (timeout, cancellation): nothing to do.
         match msg {
             AdapterMsg::Get { ns, key, reply } => {
-                let r = b.get(&ns, &key).await;
+                let r = match table {
+                    Some(t) => t.get(&ns, &key),
+                    None => b.get(&ns, &key).await,
+                };
                 let _ = reply.send(r);
             }
             AdapterMsg::Put {
@@ -200,11 +206,17 @@ impl Actor for CacheAdapter {
                 ttl,
                 reply,
             } => {
-                let r = b.put(&ns, &key, value, ttl).await;
+                let r = match table {
+                    Some(t) => t.put(&ns, &key, value, ttl),
+                    None => b.put(&ns, &key, value, ttl).await,
+                };
                 let _ = reply.send(r);
             }
             AdapterMsg::Delete { ns, key, reply } => {
-                let r = b.delete(&ns, &key).await;
+                let r = match table {
+                    Some(t) => Ok(t.delete(&ns, &key)),
+                    None => b.delete(&ns, &key).await,
+                };
                 let _ = reply.send(r);
             }
             AdapterMsg::Exists { ns, key, reply } => {
@@ -225,7 +237,10 @@ impl Actor for CacheAdapter {
             } => {
                 started.store(true, Ordering::Release);
                 state.faults.midway(ChildKind::Adapter);
-                let r = b.increment(&ns, &key, delta, ttl_on_create).await;
+                let r = match table {
+                    Some(t) => t.increment(&ns, &key, delta, ttl_on_create),
+                    None => b.increment(&ns, &key, delta, ttl_on_create).await,
+                };
                 let _ = reply.send(r);
             }
             AdapterMsg::AddToSet {
