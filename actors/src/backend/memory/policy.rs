@@ -132,6 +132,8 @@ pub(crate) struct Policy {
     /// removal happens under the mutex.
     len: u64,
     sketch: Sketch,
+    /// Entries the table must hold before the sketch starts counting (half the capacity).
+    count_from: u64,
     climber: Climber,
     empty: Arc<str>,
 }
@@ -228,6 +230,7 @@ impl Policy {
             } else {
                 Sketch::new(0)
             },
+            count_from: capacity / 2,
             climber: Climber::new(capacity),
             empty: Arc::from(""),
         }
@@ -255,6 +258,9 @@ impl Policy {
         }
         if self.kind == EvictionPolicy::Lfu {
             self.sketch.ensure_capacity(self.len);
+            if self.len > self.count_from {
+                self.sketch.counting = true;
+            }
             self.sketch.increment(hash);
             self.climber.missed(hash);
         }
@@ -320,6 +326,8 @@ impl Policy {
     }
 
     fn victim_lfu(&mut self, table: &impl Resident) -> Option<u32> {
+        // A table bounded by bytes can be full before it holds half its estimated entries.
+        self.sketch.counting = true;
         self.climber.observe(table);
         let target = ((self.len as f64 * self.climber.window) as usize).max(1);
         if self.lists[MAIN as usize].len == 0 {
@@ -483,6 +491,8 @@ const DEMOTE_BATCH: u32 = 1024;
 const PLATEAU: f64 = 0.01;
 /// Fewest ghost hits in a sample for the ghosts to be heard.
 const GHOST_EVIDENCE: u64 = 32;
+/// Samples per window of the climber's trend check ([`Climber::trend_check`]).
+const TREND: usize = 4;
 /// Evictions between two reads of the table's (striped) hit total.
 const CHECK_EVERY: u32 = 16;
 /// How much more than one count a candidate must lead a victim the sketch has seen by. With
@@ -516,6 +526,12 @@ struct Climber {
     ghost_w: Ghost,
     /// Victims the main queue lost.
     ghost_m: Ghost,
+    /// Whether the first sample has begun (at the first eviction).
+    started: bool,
+    /// The last `2 × TREND` samples' hit rates, each with the window it was measured at.
+    trend: VecDeque<(f64, f64)>,
+    /// Samples compared so far.
+    samples: u64,
 }
 
 impl Climber {
@@ -530,7 +546,34 @@ impl Climber {
             ticks: 0,
             ghost_w: Ghost::with_capacity(ghost_capacity(capacity)),
             ghost_m: Ghost::with_capacity(ghost_capacity(capacity)),
+            started: false,
+            trend: VecDeque::with_capacity(2 * TREND),
+            samples: 0,
         }
+    }
+
+    /// Every [`TREND`] samples: if the window moved one way over the last `TREND` samples
+    /// and their mean hit rate fell below the `TREND` before by more than half a point,
+    /// returns a move the other way. Consecutive samples of a periodic workload differ by
+    /// their phase, not by the window (the scan mix: 50,000-lookup samples over a
+    /// 40,000-request cycle), and following their signs can walk the window steadily one way
+    /// while the hit rate sinks; a mean over `TREND` samples spans the period.
+    fn trend_check(&mut self, rate: f64, amount: f64) -> Option<f64> {
+        if self.trend.len() == 2 * TREND {
+            self.trend.pop_front();
+        }
+        self.trend.push_back((rate, self.window));
+        self.samples += 1;
+        if self.trend.len() < 2 * TREND || self.samples % TREND as u64 != 0 {
+            return None;
+        }
+        let mean = |r: std::collections::vec_deque::Iter<'_, (f64, f64)>| {
+            r.map(|(rate, _)| rate).sum::<f64>() / TREND as f64
+        };
+        let older = mean(self.trend.range(..TREND));
+        let newer = mean(self.trend.range(TREND..));
+        let moved = self.trend[2 * TREND - 1].1 - self.trend[TREND - 1].1;
+        (moved.abs() >= 0.049 && newer < older - 0.005).then(|| -moved.signum() * amount.abs())
     }
 
     /// A miss (an insert of a new key): counts it, and whether a ghost remembers the key.
@@ -544,6 +587,16 @@ impl Climber {
     /// Called on every eviction; every [`CHECK_EVERY`] evictions reads the table's hit total
     /// and, once a sample is complete, moves the window.
     fn observe(&mut self, table: &impl Resident) {
+        if !self.started {
+            // The first sample starts at the first eviction: the cold misses of the fill
+            // would make the next sample look like an improvement, whatever the window did.
+            self.started = true;
+            self.misses = 0;
+            self.hits_mark = table.hits_total();
+            self.ghost_w.new_sample();
+            self.ghost_m.new_sample();
+            return;
+        }
         self.ticks += 1;
         if self.ticks < CHECK_EVERY {
             return;
@@ -582,6 +635,10 @@ impl Climber {
             } else {
                 amount * 0.98
             };
+            if let Some(turn) = self.trend_check(rate, amount) {
+                amount = turn;
+                self.step = turn;
+            }
             self.window = (self.window + amount).clamp(0.0, MAX_WINDOW);
         } else {
             self.window = (self.window + self.step).clamp(0.0, MAX_WINDOW);
@@ -593,13 +650,17 @@ impl Climber {
 }
 
 /// A count-min sketch of 4-bit counters, 16 per `u64`, depth 4 (the TinyLFU frequency
-/// estimate). Every `10 × width` additions all counters are halved, so old popularity fades.
+/// estimate). Every `10 × capacity` additions all counters are halved, so old popularity
+/// fades. It counts nothing until the table is half full (`counting`), as in Caffeine and
+/// moka: the keys of the first fill are all at zero, so the first evictions replace them
+/// freely (recency) instead of treating one access as popularity.
 #[derive(Debug)]
 struct Sketch {
     table: Vec<u64>,
     mask: usize,
     additions: u64,
     sample: u64,
+    counting: bool,
 }
 
 const SEEDS: [u64; 4] = [
@@ -617,14 +678,17 @@ impl Sketch {
                 mask: 0,
                 additions: 0,
                 sample: u64::MAX,
+                counting: false,
             };
         }
-        let width = capacity.clamp(64, 1 << 26).next_power_of_two() as usize;
+        let capacity = capacity.clamp(64, 1 << 26);
+        let width = capacity.next_power_of_two() as usize;
         Sketch {
             table: vec![0; width],
             mask: width - 1,
             additions: 0,
-            sample: 10 * width as u64,
+            sample: 10 * capacity,
+            counting: false,
         }
     }
 
@@ -632,7 +696,9 @@ impl Sketch {
     /// was sized for (a byte-bounded table of small entries).
     fn ensure_capacity(&mut self, len: u64) {
         if !self.table.is_empty() && len > 2 * self.table.len() as u64 && len < (1 << 26) {
+            let counting = self.counting;
             *self = Sketch::new(len);
+            self.counting = counting;
         }
     }
 
@@ -657,7 +723,7 @@ impl Sketch {
     }
 
     fn increment(&mut self, hash: u64) {
-        if self.table.is_empty() {
+        if self.table.is_empty() || !self.counting {
             return;
         }
         let mut added = false;
