@@ -25,7 +25,8 @@ pub struct CacheConfig {
     /// TTL of entries written without an explicit one: whole seconds, or `"never"`.
     pub default_ttl_seconds: DefaultTtl,
     /// How long a facade call waits for the actors (including restarts) before it returns
-    /// `Timeout` or `Unavailable`.
+    /// `Timeout` or `Unavailable`. An unanswered call is noticed at the next tick of the
+    /// deadline alarm: a tenth of this value, between 1 and 100 ms, later at most.
     pub call_timeout_ms: u64,
     /// Data plane: how facade calls reach the backend.
     pub adapter: AdapterConfig,

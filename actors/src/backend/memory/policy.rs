@@ -514,6 +514,11 @@ const PLATEAU: f64 = 0.01;
 const GHOST_EVIDENCE: u64 = 32;
 /// Samples per window of the climber's trend check ([`Climber::trend_check`]).
 const TREND: usize = 4;
+/// Least window movement over [`TREND`] samples that the trend check holds to account: one
+/// step of 5 %, less a rounding margin.
+const TREND_MOVE: f64 = 0.049;
+/// Fall of the mean hit rate (half a point) over [`TREND`] samples that turns the climber.
+const TREND_FALL: f64 = 0.005;
 /// Evictions between two reads of the table's (striped) hit total.
 const CHECK_EVERY: u32 = 16;
 /// How much more than one count a candidate must lead a victim the sketch has seen by. With
@@ -594,7 +599,8 @@ impl Climber {
         let older = mean(self.trend.range(..TREND));
         let newer = mean(self.trend.range(TREND..));
         let moved = self.trend[2 * TREND - 1].1 - self.trend[TREND - 1].1;
-        (moved.abs() >= 0.049 && newer < older - 0.005).then(|| -moved.signum() * amount.abs())
+        (moved.abs() >= TREND_MOVE && newer < older - TREND_FALL)
+            .then(|| -moved.signum() * amount.abs())
     }
 
     /// A miss (an insert of a new key): counts it, and whether a ghost remembers the key.
