@@ -88,8 +88,10 @@ impl Deadlines {
         let alarm = &self.alarms[partition.min(self.alarms.len() - 1)];
         let mut reply = pin!(reply);
         loop {
-            let mut rung = pin!(alarm.notified());
-            rung.as_mut().enable();
+            // Registered with the alarm at its first poll below (after the reply's, which is
+            // usually pending): one lock, not two as an explicit `enable()` first would take.
+            // A ring that comes before it is missed; the next one is a tick later.
+            let rung = pin!(alarm.notified());
             if !self.active.load(Ordering::Relaxed) {
                 self.active.store(true, Ordering::Release);
                 self.wake_ticker.notify_one();
