@@ -381,8 +381,8 @@ enum Subject {
     },
     Naive(ActorRef<NaiveMsg>),
     RactorEcho(ActorRef<Echo>),
-    /// The echo call bounded by a tokio timeout, as `rpc` mode bounds each call by
-    /// `call_timeout_ms`.
+    /// The echo call bounded by a tokio timeout: how `rpc` mode bounded each call by
+    /// `call_timeout_ms` before its deadline alarm (`actors/src/deadline.rs`).
     RactorEchoTimeout(ActorRef<Echo>),
     TokioEcho(EchoTx),
 }
