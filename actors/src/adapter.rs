@@ -187,16 +187,10 @@ impl Actor for CacheAdapter {
     ) -> Result<(), ActorProcessingErr> {
         state.faults.before_handle(ChildKind::Adapter).await;
         let b = &*state.backend;
-        // The memory table's hot operations are synchronous: calling them directly skips the
-        // boxed future of the trait's `async fn` (as `direct` mode does).
-        let table = b.memory_table();
         // A send error means the caller gave up (timeout, cancellation): nothing to do.
         match msg {
             AdapterMsg::Get { ns, key, reply } => {
-                let r = match table {
-                    Some(t) => t.get(&ns, &key),
-                    None => b.get(&ns, &key).await,
-                };
+                let r = b.get_fast(&ns, &key).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::Put {
@@ -206,17 +200,11 @@ impl Actor for CacheAdapter {
                 ttl,
                 reply,
             } => {
-                let r = match table {
-                    Some(t) => t.put(&ns, &key, value, ttl),
-                    None => b.put(&ns, &key, value, ttl).await,
-                };
+                let r = b.put_fast(&ns, &key, value, ttl).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::Delete { ns, key, reply } => {
-                let r = match table {
-                    Some(t) => Ok(t.delete(&ns, &key)),
-                    None => b.delete(&ns, &key).await,
-                };
+                let r = b.delete_fast(&ns, &key).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::Exists { ns, key, reply } => {
@@ -237,10 +225,7 @@ impl Actor for CacheAdapter {
             } => {
                 started.store(true, Ordering::Release);
                 state.faults.midway(ChildKind::Adapter);
-                let r = match table {
-                    Some(t) => t.increment(&ns, &key, delta, ttl_on_create),
-                    None => b.increment(&ns, &key, delta, ttl_on_create).await,
-                };
+                let r = b.increment_fast(&ns, &key, delta, ttl_on_create).await;
                 let _ = reply.send(r);
             }
             AdapterMsg::AddToSet {

@@ -473,10 +473,7 @@ impl CacheService {
     /// Reads an encoded value without recording it (the facade's internal re-checks).
     pub async fn peek(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Bytes>> {
         if let Some(b) = self.direct("get")? {
-            if let Some(t) = b.memory_table() {
-                return t.get(ns.name(), key);
-            }
-            return b.get(ns.name(), key).await;
+            return b.get_fast(ns.name(), key).await;
         }
         let p = self.partition_of(ns.name(), key);
         self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
@@ -498,10 +495,7 @@ impl CacheService {
         let len = value.len();
         let work = async {
             if let Some(b) = self.direct("put")? {
-                if let Some(t) = b.memory_table() {
-                    return t.put(ns.name(), key, value, ttl);
-                }
-                return b.put(ns.name(), key, value, ttl).await;
+                return b.put_fast(ns.name(), key, value, ttl).await;
             }
             let p = self.partition_of(ns.name(), key);
             self.call("put", p, Retry::Always, |reply| AdapterMsg::Put {
@@ -521,10 +515,7 @@ impl CacheService {
     pub async fn delete(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<bool> {
         let work = async {
             if let Some(b) = self.direct("delete")? {
-                if let Some(t) = b.memory_table() {
-                    return Ok(t.delete(ns.name(), key));
-                }
-                return b.delete(ns.name(), key).await;
+                return b.delete_fast(ns.name(), key).await;
             }
             let p = self.partition_of(ns.name(), key);
             self.call("delete", p, Retry::Always, |reply| AdapterMsg::Delete {
@@ -584,10 +575,7 @@ impl CacheService {
     ) -> CacheResult<i64> {
         let work = async {
             if let Some(b) = self.direct("increment")? {
-                if let Some(t) = b.memory_table() {
-                    return t.increment(ns.name(), key, delta, ttl_on_create);
-                }
-                return b.increment(ns.name(), key, delta, ttl_on_create).await;
+                return b.increment_fast(ns.name(), key, delta, ttl_on_create).await;
             }
             let p = self.partition_of(ns.name(), key);
             let started = Arc::new(AtomicBool::new(false));
