@@ -66,8 +66,9 @@ struct Inner {
     call_timeout: Duration,
     /// Bounds waiting `rpc` calls by `call_timeout` without a timer per call.
     deadlines: Arc<Deadlines>,
-    /// Rings the deadlines' alarms; aborted with the last handle or by `shutdown()`.
-    ticker: JoinHandle<()>,
+    /// Rings the deadlines' alarms; aborted with the last handle or by `shutdown()`. Only
+    /// `rpc` mode waits on replies, so `direct` mode runs no ticker.
+    ticker: Option<JoinHandle<()>>,
     slots: Arc<Slots>,
     stats: Arc<StatsRegistry>,
     table: Option<Arc<MemoryTable>>,
@@ -100,7 +101,9 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.ticker.abort();
+        if let Some(ticker) = &self.ticker {
+            ticker.abort();
+        }
         if !self.slots.is_closed() {
             self.slots.closed.store(true, Ordering::Release);
             self.supervisor().stop(Some("cache handle dropped".into()));
@@ -194,7 +197,7 @@ impl CacheService {
         };
         let (supervisor, join) = spawn_supervisor(args.clone(), parent).await?;
         let deadlines = Arc::new(Deadlines::new(slots.partitions(), config.call_timeout()));
-        let ticker = deadlines.spawn_ticker();
+        let ticker = direct.is_none().then(|| deadlines.spawn_ticker());
         Ok(CacheService {
             inner: Arc::new(Inner {
                 name,
@@ -290,7 +293,9 @@ impl CacheService {
     pub async fn shutdown(&self) {
         self.inner.slots.closed.store(true, Ordering::Release);
         self.inner.flights.abort_all();
-        self.inner.ticker.abort();
+        if let Some(ticker) = &self.inner.ticker {
+            ticker.abort();
+        }
         let join = self.inner.join.lock().await.take();
         if let Some(join) = join {
             self.inner.supervisor().stop(Some("shutdown".into()));
