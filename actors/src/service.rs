@@ -368,6 +368,23 @@ impl CacheService {
         }
     }
 
+    /// Sends the request `build` makes for `(ns, key)` to the partition that owns the key
+    /// (see [`Self::call`]); `build` gets the namespace and key as the message owns them.
+    async fn call_keyed<R: Send + 'static>(
+        &self,
+        operation: &'static str,
+        ns: &NsStats,
+        key: &str,
+        retry: Retry,
+        build: impl Fn(Arc<str>, String, RpcReplyPort<CacheResult<R>>) -> AdapterMsg,
+    ) -> CacheResult<R> {
+        let p = self.partition_of(ns.name(), key);
+        self.call(operation, p, retry, |reply| {
+            build(ns.name().clone(), key.to_owned(), reply)
+        })
+        .await
+    }
+
     /// Fails fast after `shutdown()` or when the tree has failed.
     fn check_open(&self, operation: &'static str) -> CacheResult<()> {
         if self.inner.slots.is_closed() {
@@ -480,11 +497,8 @@ impl CacheService {
         if let Some(b) = self.direct("get")? {
             return b.get_fast(ns.name(), key).await;
         }
-        let p = self.partition_of(ns.name(), key);
-        self.call("get", p, Retry::Always, |reply| AdapterMsg::Get {
-            ns: ns.name().clone(),
-            key: key.to_owned(),
-            reply,
+        self.call_keyed("get", ns, key, Retry::Always, |ns, key, reply| {
+            AdapterMsg::Get { ns, key, reply }
         })
         .await
     }
@@ -502,13 +516,14 @@ impl CacheService {
             if let Some(b) = self.direct("put")? {
                 return b.put_fast(ns.name(), key, value, ttl).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("put", p, Retry::Always, |reply| AdapterMsg::Put {
-                ns: ns.name().clone(),
-                key: key.to_owned(),
-                value: value.clone(),
-                ttl,
-                reply,
+            self.call_keyed("put", ns, key, Retry::Always, |ns, key, reply| {
+                AdapterMsg::Put {
+                    ns,
+                    key,
+                    value: value.clone(),
+                    ttl,
+                    reply,
+                }
             })
             .await
         };
@@ -522,11 +537,8 @@ impl CacheService {
             if let Some(b) = self.direct("delete")? {
                 return b.delete_fast(ns.name(), key).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("delete", p, Retry::Always, |reply| AdapterMsg::Delete {
-                ns: ns.name().clone(),
-                key: key.to_owned(),
-                reply,
+            self.call_keyed("delete", ns, key, Retry::Always, |ns, key, reply| {
+                AdapterMsg::Delete { ns, key, reply }
             })
             .await
         };
@@ -540,11 +552,8 @@ impl CacheService {
             if let Some(b) = self.direct("exists")? {
                 return b.exists(ns.name(), key).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("exists", p, Retry::Always, |reply| AdapterMsg::Exists {
-                ns: ns.name().clone(),
-                key: key.to_owned(),
-                reply,
+            self.call_keyed("exists", ns, key, Retry::Always, |ns, key, reply| {
+                AdapterMsg::Exists { ns, key, reply }
             })
             .await
         };
@@ -558,11 +567,8 @@ impl CacheService {
             if let Some(b) = self.direct("ttl")? {
                 return b.ttl(ns.name(), key).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("ttl", p, Retry::Always, |reply| AdapterMsg::Ttl {
-                ns: ns.name().clone(),
-                key: key.to_owned(),
-                reply,
+            self.call_keyed("ttl", ns, key, Retry::Always, |ns, key, reply| {
+                AdapterMsg::Ttl { ns, key, reply }
             })
             .await
         };
@@ -582,16 +588,17 @@ impl CacheService {
             if let Some(b) = self.direct("increment")? {
                 return b.increment_fast(ns.name(), key, delta, ttl_on_create).await;
             }
-            let p = self.partition_of(ns.name(), key);
             let started = Arc::new(AtomicBool::new(false));
             let retry = Retry::IfNotStarted(started.clone());
-            self.call("increment", p, retry, |reply| AdapterMsg::Increment {
-                ns: ns.name().clone(),
-                key: key.to_owned(),
-                delta,
-                ttl_on_create,
-                started: started.clone(),
-                reply,
+            self.call_keyed("increment", ns, key, retry, |ns, key, reply| {
+                AdapterMsg::Increment {
+                    ns,
+                    key,
+                    delta,
+                    ttl_on_create,
+                    started: started.clone(),
+                    reply,
+                }
             })
             .await
         };
@@ -612,11 +619,10 @@ impl CacheService {
             if let Some(b) = self.direct("add_to_set")? {
                 return b.add_to_set(ns.name(), key, member, ttl_on_create).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("add_to_set", p, Retry::Always, |reply| {
+            self.call_keyed("add_to_set", ns, key, Retry::Always, |ns, key, reply| {
                 AdapterMsg::AddToSet {
-                    ns: ns.name().clone(),
-                    key: key.to_owned(),
+                    ns,
+                    key,
                     member: member.clone(),
                     ttl_on_create,
                     reply,
@@ -639,15 +645,18 @@ impl CacheService {
             if let Some(b) = self.direct("remove_from_set")? {
                 return b.remove_from_set(ns.name(), key, member).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("remove_from_set", p, Retry::Always, |reply| {
-                AdapterMsg::RemoveFromSet {
-                    ns: ns.name().clone(),
-                    key: key.to_owned(),
+            self.call_keyed(
+                "remove_from_set",
+                ns,
+                key,
+                Retry::Always,
+                |ns, key, reply| AdapterMsg::RemoveFromSet {
+                    ns,
+                    key,
                     member: member.clone(),
                     reply,
-                }
-            })
+                },
+            )
             .await
         };
         self.observe(ns, Op::RemoveFromSet, key, Status::of_write, |_| None, work)
@@ -660,13 +669,8 @@ impl CacheService {
             if let Some(b) = self.direct("set_members")? {
                 return b.set_members(ns.name(), key).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("set_members", p, Retry::Always, |reply| {
-                AdapterMsg::SetMembers {
-                    ns: ns.name().clone(),
-                    key: key.to_owned(),
-                    reply,
-                }
+            self.call_keyed("set_members", ns, key, Retry::Always, |ns, key, reply| {
+                AdapterMsg::SetMembers { ns, key, reply }
             })
             .await
         };
@@ -686,11 +690,10 @@ impl CacheService {
             if let Some(b) = self.direct("is_member")? {
                 return b.is_member(ns.name(), key, member).await;
             }
-            let p = self.partition_of(ns.name(), key);
-            self.call("is_member", p, Retry::Always, |reply| {
+            self.call_keyed("is_member", ns, key, Retry::Always, |ns, key, reply| {
                 AdapterMsg::IsMember {
-                    ns: ns.name().clone(),
-                    key: key.to_owned(),
+                    ns,
+                    key,
                     member: member.clone(),
                     reply,
                 }
