@@ -1117,8 +1117,8 @@ fn report_codec(out: &mut String, c: &CodecResults, res: &Results) {
          columns divide the codec's cost by a whole 1-task `direct` get-hit (decode) or put \
          (encode) of the same size, from the operations scenario of this run (ct / mt). \
          Encoding is by sonic-rs; decoding by serde_json, except a string without escapes, \
-         which is checked as UTF-8 (simdutf8) and copied out (`codec::decode`); the stored `Bytes` owns \
-         exactly the encoded bytes (copied out of the encode buffer at its size).\n\n\
+         which is checked as UTF-8 (simdutf8) and copied out (`codec::decode`); the stored \
+         `Bytes` owns exactly the encoded bytes (copied out of the encode buffer at its size).\n\n\
          | value | encoded | encode | decode | copy (floor) | decode ÷ get-hit (ct / mt) | encode ÷ put (ct / mt) |\n|---|---|---|---|---|---|---|"
     );
     for (size, label) in SIZE_LABELS.iter().enumerate() {

@@ -2,8 +2,9 @@
 //!
 //! Production uses [`Clock::system`], a monotonic clock read from the CPU's time-stamp counter
 //! through `quanta` where the counter is invariant (about half the cost of
-//! `std::time::Instant::elapsed` here; every get reads it once for its expiry check). Tests built with the `testing` feature
-//! can use a manual clock they advance by hand, so TTL tests never sleep.
+//! `std::time::Instant::elapsed` here; every get reads it once for its expiry check). Tests
+//! built with the `testing` feature can use a manual clock they advance by hand, so TTL tests
+//! never sleep.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -79,13 +79,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> CacheResult<T> {
 /// it from the cache. Against copying first and checking the copy with `String::from_utf8`
 /// (std's check is word-at-a-time), a 4 KiB decode went from 541 to 354 ns with the value in
 /// the cache and from 1,223 to 992 ns cycling through 10,000 values (40 MB), standalone,
-/// median of 9 rounds; 64 B values are level (51–58 ns). `T` sees the string as the parser would show it ([`PlainString`]): `String`,
-/// `Box<str>`, `Option<String>`, a newtype around a `String`, a unit enum variant,
-/// `serde_json::Value` ... get the same value; a `T` that rejects a string (a number, a
-/// struct) returns `None` here and the parser answers, errors included. The one difference:
-/// JSON forbids raw control characters (below U+0020) inside a string and the parser rejects
-/// them, while this path, which does not look for them, accepts them; no deeper-cache writer
-/// produces them (the encoder escapes them).
+/// median of 9 rounds; 64 B values are level (51–58 ns). `T` sees the string as the parser
+/// would show it ([`PlainString`]): `String`, `Box<str>`, `Option<String>`, a newtype around
+/// a `String`, a unit enum variant, `serde_json::Value` ... get the same value; a `T` that
+/// rejects a string (a number, a struct) returns `None` here and the parser answers, errors
+/// included. The one difference: JSON forbids raw control characters (below U+0020) inside a
+/// string and the parser rejects them, while this path, which does not look for them, accepts
+/// them; no deeper-cache writer produces them (the encoder escapes them).
 fn decode_plain_string<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let text = bytes.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     let text = simdutf8::basic::from_utf8(text).ok()?;

@@ -7,7 +7,7 @@
 //! current-thread runtime (`benches/suite.rs`, "ractor echo inside `tokio::time::timeout_at`").
 //!
 //! Here a waiting caller registers with its partition's alarm (a [`Notify`]: one short lock,
-//! no timer) and waits for the reply or the alarm. One ticker task per cache rings every
+//! no timer) and waits for the reply or the alarm. One ticker task per `rpc` cache rings every
 //! alarm each `tick` (a tenth of the timeout, between 1 and 100 ms); a woken caller whose
 //! deadline has passed gives up with a timeout, the others register again. So a call that
 //! gets no answer ends between `call_timeout_ms` and `call_timeout_ms + tick`. The ticker

@@ -91,6 +91,13 @@ struct Inner {
 }
 
 impl Inner {
+    /// Stops the deadline ticker (`rpc` mode), if there is one.
+    fn stop_ticker(&self) {
+        if let Some(ticker) = &self.ticker {
+            ticker.abort();
+        }
+    }
+
     fn supervisor(&self) -> ActorRef<SupervisorMsg> {
         match self.supervisor.lock() {
             Ok(s) => s.clone(),
@@ -101,9 +108,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(ticker) = &self.ticker {
-            ticker.abort();
-        }
+        self.stop_ticker();
         if !self.slots.is_closed() {
             self.slots.closed.store(true, Ordering::Release);
             self.supervisor().stop(Some("cache handle dropped".into()));
@@ -293,9 +298,7 @@ impl CacheService {
     pub async fn shutdown(&self) {
         self.inner.slots.closed.store(true, Ordering::Release);
         self.inner.flights.abort_all();
-        if let Some(ticker) = &self.inner.ticker {
-            ticker.abort();
-        }
+        self.inner.stop_ticker();
         let join = self.inner.join.lock().await.take();
         if let Some(join) = join {
             self.inner.supervisor().stop(Some("shutdown".into()));
