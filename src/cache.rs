@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use deeper_cache_actors::{
     CacheConfig, CacheError, CacheResult, CacheService, CacheStats, Clock, Glob, MAX_KEY_BYTES,
-    MAX_NAMESPACE_BYTES, NsStats, StampedeConfig, SupervisorStatus, TableUsage, Ttl, codec,
+    MAX_NAMESPACE_BYTES, NsStats, StampedeConfig, SupervisorStatus, TableUsage, Ttl, codec, ops,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -188,7 +188,7 @@ impl Cache {
     /// (rate-limited) and it is counted as an error.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> CacheResult<Option<T>> {
         check_key(key)?;
-        match self.service.get(&self.ns, key).await {
+        match self.service.run(&self.ns, key, ops::Get).await {
             Ok(Some(raw)) => self.decode_fresh(&raw),
             Ok(None) | Err(CacheError::BackendUnavailable { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -227,7 +227,9 @@ impl Cache {
         check_key(key)?;
         let ttl = ttl.into().validate()?;
         let raw = codec::encode(value)?;
-        self.service.put(&self.ns, key, raw, ttl).await
+        self.service
+            .run(&self.ns, key, ops::Put { value: raw, ttl })
+            .await
     }
 
     /// Removes `key`; `true` when a live entry was removed.
@@ -236,7 +238,7 @@ impl Cache {
     /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn delete(&self, key: &str) -> CacheResult<bool> {
         check_key(key)?;
-        self.service.delete(&self.ns, key).await
+        self.service.run(&self.ns, key, ops::Delete).await
     }
 
     /// Whether `key` holds a live (unexpired) entry.
@@ -245,7 +247,7 @@ impl Cache {
     /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn exists(&self, key: &str) -> CacheResult<bool> {
         check_key(key)?;
-        self.service.exists(&self.ns, key).await
+        self.service.run(&self.ns, key, ops::Exists).await
     }
 
     /// Remaining time to live of `key`: `None` when absent or expired, `Some(Ttl::Never)` when
@@ -255,7 +257,7 @@ impl Cache {
     /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn ttl(&self, key: &str) -> CacheResult<Option<Ttl>> {
         check_key(key)?;
-        self.service.ttl(&self.ns, key).await
+        self.service.run(&self.ns, key, ops::TtlOf).await
     }
 
     /// Atomically adds `amount` to the integer counter at `key` and returns the new value. A
@@ -283,7 +285,16 @@ impl Cache {
     ) -> CacheResult<i64> {
         check_key(key)?;
         let ttl = ttl_on_create.into().validate()?;
-        self.service.increment(&self.ns, key, amount, ttl).await
+        self.service
+            .run(
+                &self.ns,
+                key,
+                ops::Increment {
+                    delta: amount,
+                    ttl_on_create: ttl,
+                },
+            )
+            .await
     }
 
     /// Atomically subtracts `amount`; see [`Cache::increment`].
@@ -307,9 +318,11 @@ impl Cache {
     ) -> CacheResult<bool> {
         check_key(key)?;
         let raw = codec::encode(member)?;
-        self.service
-            .add_to_set(&self.ns, key, raw, self.default_ttl)
-            .await
+        let req = ops::AddToSet {
+            member: raw,
+            ttl_on_create: self.default_ttl,
+        };
+        self.service.run(&self.ns, key, req).await
     }
 
     /// Removes `member` from the set at `key`; `true` when it was there. Removing the last
@@ -324,7 +337,9 @@ impl Cache {
     ) -> CacheResult<bool> {
         check_key(key)?;
         let raw = codec::encode(member)?;
-        self.service.remove_from_set(&self.ns, key, raw).await
+        self.service
+            .run(&self.ns, key, ops::RemoveFromSet { member: raw })
+            .await
     }
 
     /// The members of the set at `key` (empty when absent), in no particular order.
@@ -334,7 +349,7 @@ impl Cache {
     pub async fn set_members<M: DeserializeOwned>(&self, key: &str) -> CacheResult<Vec<M>> {
         check_key(key)?;
         self.service
-            .set_members(&self.ns, key)
+            .run(&self.ns, key, ops::SetMembers)
             .await?
             .iter()
             .map(|raw| codec::decode(raw))
@@ -352,7 +367,9 @@ impl Cache {
     ) -> CacheResult<bool> {
         check_key(key)?;
         let raw = codec::encode(member)?;
-        self.service.is_member(&self.ns, key, raw).await
+        self.service
+            .run(&self.ns, key, ops::IsMember { member: raw })
+            .await
     }
 
     /// Removes every entry this handle can see: the whole cache on the root handle, only the
@@ -362,7 +379,10 @@ impl Cache {
     /// # Errors
     /// `Timeout` / `Unavailable` / `ShutDown`.
     pub async fn clear(&self) -> CacheResult<u64> {
-        self.service.clear(&self.ns, !self.scoped).await
+        let all = !self.scoped;
+        self.service
+            .run(&self.ns, ops::ALL_KEYS, ops::Clear { all })
+            .await
     }
 
     /// Deletes the keys of this handle's namespace that match `pattern` (Redis `MATCH` glob:
@@ -371,8 +391,11 @@ impl Cache {
     /// # Errors
     /// [`CacheError::InvalidPattern`] for a malformed pattern; call errors.
     pub async fn delete_pattern(&self, pattern: &str) -> CacheResult<u64> {
-        let glob = Glob::new(pattern)?;
-        self.service.delete_pattern(&self.ns, &glob).await
+        let pattern = Glob::new(pattern)?;
+        let key = pattern.as_str().to_owned();
+        self.service
+            .run(&self.ns, &key, ops::DeletePattern { pattern })
+            .await
     }
 
     /// Runs an expiry sweep now instead of waiting for `memory.cleanup_interval_ms`, and

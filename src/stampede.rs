@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use deeper_cache_actors::flight::{FlightState, Join, LeaderGuard};
 use deeper_cache_actors::stats::Started;
-use deeper_cache_actors::{CacheError, FlightEvent, Op, Status, Ttl, codec};
+use deeper_cache_actors::{CacheError, FlightEvent, Op, Status, Ttl, codec, ops};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -300,7 +300,7 @@ impl Cache {
         &self,
         key: &str,
     ) -> Result<Found<T>, GetOrStoreError<E>> {
-        let raw = match self.service.peek(&self.ns, key).await {
+        let raw = match self.service.dispatch(&self.ns, key, ops::Get).await {
             Ok(Some(raw)) => raw,
             Ok(None) => return Ok(Found::Miss),
             Err(e) if e.is_unavailable() => {
@@ -346,7 +346,7 @@ impl Cache {
             match self.service.flights().join(self.ns.name(), key) {
                 Join::Leader(guard) => {
                     // A flight may have finished between our lookup and our joining.
-                    if let Ok(Some(raw)) = self.service.peek(&self.ns, key).await
+                    if let Ok(Some(raw)) = self.service.dispatch(&self.ns, key, ops::Get).await
                         && let Ok(Some(v)) = self.decode_fresh::<T>(&raw)
                     {
                         guard.finish(FlightState::Abandoned);
@@ -430,7 +430,11 @@ impl Cache {
                 return Err(e.into());
             }
         };
-        match self.service.put(&self.ns, key, stored, ttl).await {
+        match self
+            .service
+            .run(&self.ns, key, ops::Put { value: stored, ttl })
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.is_unavailable() => {
                 tracing::debug!(namespace = %self.ns.name(), key, error = %e, "generated value not stored: cache unavailable");
@@ -478,7 +482,7 @@ impl Cache {
         let key = key.to_string();
         self.service.flights().spawn(async move {
             // Another refresh may have completed between the stale read and this one.
-            if let Ok(Some(raw)) = cache.service.peek(&cache.ns, &key).await
+            if let Ok(Some(raw)) = cache.service.dispatch(&cache.ns, &key, ops::Get).await
                 && codec::unwrap(&raw).is_some_and(|e| e.fresh_until_ms != seen_fresh_until)
             {
                 guard.finish(FlightState::Abandoned);
@@ -494,10 +498,11 @@ impl Cache {
                         .map(|json| (plan.wrap(cache.service.clock().epoch_ms(), &json), json));
                     match stored {
                         Ok((stored, json)) => {
-                            if let Err(e) = cache
-                                .service
-                                .put(&cache.ns, &key, stored, plan.physical_ttl())
-                                .await
+                            let put = ops::Put {
+                                value: stored,
+                                ttl: plan.physical_ttl(),
+                            };
+                            if let Err(e) = cache.service.run(&cache.ns, &key, put).await
                             {
                                 tracing::warn!(namespace = %cache.ns.name(), key = %key, error = %e, "background refresh not stored");
                             }

@@ -637,7 +637,7 @@ async fn limits_from_the_configuration_bound_a_cache() {
 
 #[tokio::test]
 async fn an_application_registers_an_eviction_listener_on_the_service() {
-    use deeper_cache_actors::{CacheService, codec};
+    use deeper_cache_actors::{CacheService, codec, ops};
     let clock = ManualClock::new();
     let mut config = CacheConfig::default();
     config.memory.cleanup_interval_ms = 3_600_000;
@@ -652,15 +652,11 @@ async fn an_application_registers_an_eviction_listener_on_the_service() {
     assert!(service.set_eviction_listener(Some(listener)));
     let ns = service.namespace("users");
     for i in 0..12 {
-        service
-            .put(
-                &ns,
-                &format!("u{i}"),
-                codec::encode(&i).unwrap(),
-                Ttl::Never,
-            )
-            .await
-            .unwrap();
+        let put = ops::Put {
+            value: codec::encode(&i).unwrap(),
+            ttl: Ttl::Never,
+        };
+        service.run(&ns, &format!("u{i}"), put).await.unwrap();
     }
     let evicted: Vec<(String, String, EvictionReason)> = seen
         .lock()
@@ -676,15 +672,11 @@ async fn an_application_registers_an_eviction_listener_on_the_service() {
         ]
     );
     // Expiry is told too.
-    service
-        .put(
-            &ns,
-            "short",
-            codec::encode(&1).unwrap(),
-            Ttl::After(Duration::from_secs(1)),
-        )
-        .await
-        .unwrap();
+    let put = ops::Put {
+        value: codec::encode(&1).unwrap(),
+        ttl: Ttl::After(Duration::from_secs(1)),
+    };
+    service.run(&ns, "short", put).await.unwrap();
     clock.advance(Duration::from_secs(2));
     assert_eq!(service.purge_expired().await.unwrap(), 1);
     assert_eq!(

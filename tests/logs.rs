@@ -70,7 +70,11 @@ fn config(name: &str) -> CacheConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_miss_storm_warns_and_a_quiet_cache_does_not() {
     captured();
-    let storm = Cache::start(config("log_storm")).await.unwrap();
+    // The storm's 300 reads must land in one report interval for `misses=300`: a 1 s interval
+    // leaves them ample time on a loaded machine (the quiet cache keeps the 20 ms interval).
+    let mut storm_config = config("log_storm");
+    storm_config.metrics_reporter.report_interval_ms = 1_000;
+    let storm = Cache::start(storm_config).await.unwrap();
     let quiet = Cache::start(config("log_quiet")).await.unwrap();
     for i in 0..300 {
         storm.get::<i32>(&format!("missing{i}")).await.unwrap();

@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::backend::MemoryTable;
+use crate::children::ChildKind;
 use crate::faults::Faults;
-use crate::supervisor::ChildKind;
 
 /// Requests the Cleanup actor serves.
 #[derive(Debug)]

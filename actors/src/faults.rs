@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ractor::ActorProcessingErr;
 
-use crate::supervisor::ChildKind;
+use crate::children::ChildKind;
 
 /// The fault hooks every child calls. Without the `testing` feature this is an empty struct
 /// whose hooks compile to nothing.

@@ -11,7 +11,10 @@
 //!                                           ├─ CacheAdapter (adapter.rs)   serves requests
 //!                                           ├─ Cleanup (cleanup.rs)        sweeps expired entries
 //!                                           └─ MetricsReporter (metrics_reporter.rs)
-//! backend/      the CacheBackend trait; memory.rs (the table), noop.rs
+//! children.rs   ChildKind, the vocabulary the supervisor and its children share
+//! slots.rs      where callers find each child's current incarnation
+//! ops/          every operation as a request value (Get, Put, Increment, ...)
+//! backend/      the CacheBackend trait; memory (the table), redis, noop
 //! service.rs    CacheService: typed, restart-following client of one tree (used by the facade)
 //! config.rs     CacheConfig: settings, defaults, validation
 //! codec.rs      the one value codec (JSON)      glob.rs   Redis-dialect patterns
@@ -20,22 +23,33 @@
 //! ```
 //!
 //! ## The flow of one call
-//! `CacheService::get` reads the current adapter from the supervisor's slots, sends
-//! `AdapterMsg::Get` with a reply port, and waits at most `call_timeout_ms`. The adapter asks
-//! the backend (for the memory backend: one concurrent-map lookup that treats an expired entry
-//! as absent), counts the hit or miss, and replies. If the adapter is restarting, the call is
-//! retried against the next incarnation; the table lives in an `Arc` the supervisor keeps, so
+//! Every operation is one request value ([`ops`]: `Get`, `Put`, `Increment`, ...) that knows
+//! its name, retry class, route and how it applies to a backend.
+//! [`CacheService::run`]`(ns, key, request)` records it and, on the `direct` plane (the
+//! default), applies it in the caller's task; on the `rpc` plane it wraps it in an
+//! [`Envelope`](ops::Envelope) with a typed reply port, sends it to the adapter partition
+//! that owns the key (found through the slots the supervisor updates), and waits at most
+//! `call_timeout_ms`. The adapter applies the same request the same way and replies. If the
+//! adapter is restarting, the call is retried against the next incarnation (once-only requests
+//! only if they were never started); the table lives in an `Arc` the supervisor keeps, so
 //! nothing is lost.
 //!
+//! ```text
+//! Cache::get ─▶ CacheService::run(ns, key, ops::Get) ─┬─ direct: Get::apply(backend, ns, key)
+//!                                                      └─ rpc: Envelope<Get> ─▶ CacheAdapter
+//!                                                              ─▶ Get::apply(backend, ns, key)
 //! ```
-//! use deeper_cache_actors::{CacheConfig, CacheService, Clock, Ttl, codec};
+//!
+//! ```
+//! use deeper_cache_actors::{CacheConfig, CacheService, Clock, Ttl, codec, ops};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), deeper_cache_actors::CacheError> {
 //! let service = CacheService::start(CacheConfig::default(), Clock::system()).await?;
 //! let ns = service.namespace("default"); // statistics and metric handles, resolved once
-//! service.put(&ns, "answer", codec::encode(&42)?, Ttl::Never).await?;
-//! let raw = service.get(&ns, "answer").await?.expect("just written");
+//! let put = ops::Put { value: codec::encode(&42)?, ttl: Ttl::Never };
+//! service.run(&ns, "answer", put).await?;
+//! let raw = service.run(&ns, "answer", ops::Get).await?.expect("just written");
 //! assert_eq!(codec::decode::<i32>(&raw)?, 42);
 //! service.shutdown().await;
 //! # Ok(())
@@ -44,6 +58,7 @@
 
 pub mod adapter;
 pub mod backend;
+pub mod children;
 pub mod cleanup;
 pub mod clock;
 pub mod codec;
@@ -54,7 +69,9 @@ pub mod faults;
 pub mod flight;
 pub mod glob;
 pub mod metrics_reporter;
+pub mod ops;
 pub mod service;
+mod slots;
 pub mod stats;
 pub mod store;
 pub mod supervisor;
@@ -64,6 +81,7 @@ pub use backend::{
     BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
     RedisBackend, TableUsage,
 };
+pub use children::ChildKind;
 pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
@@ -76,9 +94,10 @@ pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]
 pub use faults::Fault;
 pub use glob::Glob;
+pub use ops::{Op, Status};
 pub use service::CacheService;
-pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats, Op, Status};
-pub use supervisor::{ChildKind, ChildStatus, SupervisorStatus};
+pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats};
+pub use supervisor::{ChildStatus, SupervisorStatus};
 pub use ttl::Ttl;
 
 /// The actor runtime, re-exported so embedding applications use the same version.

@@ -22,12 +22,13 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::backend::TableUsage;
+use crate::children::ChildKind;
 use crate::cleanup::AbortOnDrop;
 use crate::config::MetricsReporterConfig;
 use crate::faults::Faults;
+use crate::slots::Slots;
 use crate::stats::{StatsRegistry, names, ratio};
 use crate::store::StoreMsg;
-use crate::supervisor::{ChildKind, Slots};
 
 /// Requests the MetricsReporter serves.
 #[derive(Debug)]

@@ -1,17 +1,20 @@
 //! [`CacheService`]: the typed, restart-following client of one running cache tree.
 //!
-//! It hides message construction (callers call methods, never build `AdapterMsg`s), follows
-//! restarts (it reads the current adapter from the supervisor's slots on each attempt), and
-//! bounds every call by `call_timeout_ms`.
+//! One entry point serves every operation: [`CacheService::run`] takes a request value (see
+//! [`crate::ops`]), records it, and applies it in the caller's task (`direct`) or sends it to
+//! the adapter that owns its key (`rpc`). It hides message construction (callers pass
+//! requests, never build `AdapterMsg`s), follows restarts (it reads the current adapter from
+//! the supervisor's slots on each attempt), and bounds every call by `call_timeout_ms`.
 //!
 //! # What a caller gets when an actor crashes mid-call
 //! - The call was never delivered (the adapter was down): it is retried, with a short backoff,
 //!   until a new incarnation takes it or `call_timeout_ms` passes (`Unavailable`).
-//! - The call was delivered and the actor died before replying: idempotent operations (reads,
-//!   `put`, `delete`, set additions/removals, `clear`, `delete_pattern`) are retried.
-//!   `increment` is retried only if the adapter never began applying it (a flag the adapter
-//!   sets just before it touches the backend); if it had begun, the outcome is unknown and the
-//!   call returns `Unavailable` rather than risk counting twice.
+//! - The call was delivered and the actor died before replying: what happens is the request's
+//!   [`Retry`] class. Idempotent requests (reads, `put`, `delete`, set additions/removals,
+//!   `clear`, `delete_pattern`) are retried. `increment` is retried only if the adapter never
+//!   began applying it (a flag the adapter sets just before it touches the backend); if it had
+//!   begun, the outcome is unknown and the call returns `Unavailable` rather than risk
+//!   counting twice.
 //! - A reply received is final: an acknowledged write is in the table, and the table outlives
 //!   every actor.
 
@@ -22,7 +25,6 @@ use std::time::Duration;
 use std::future::Future;
 use std::hash::BuildHasher;
 
-use bytes::Bytes;
 use ractor::concurrency::oneshot;
 use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort, SpawnErr};
 use tokio::sync::Mutex;
@@ -40,11 +42,11 @@ use crate::deadline::Deadlines;
 use crate::error::{CacheError, CacheResult};
 use crate::faults::Faults;
 use crate::flight::Flights;
-use crate::glob::Glob;
-use crate::stats::{CacheStats, NsStats, Op, StatsRegistry, Status, ratio};
+use crate::ops::{Carried, Envelope, Op, Request, Retry, Route, Status};
+use crate::slots::Slots;
+use crate::stats::{CacheStats, NsStats, StatsRegistry, ratio};
 use crate::store::StoreMsg;
-use crate::supervisor::{CacheSupervisor, Slots, SupervisorArgs, SupervisorMsg, SupervisorStatus};
-use crate::ttl::Ttl;
+use crate::supervisor::{CacheSupervisor, SupervisorArgs, SupervisorMsg, SupervisorStatus};
 
 /// Hasher routing keys to adapter partitions (fixed seed: routing is stable for a process).
 static ROUTE_HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5eed);
@@ -309,11 +311,13 @@ impl CacheService {
     /// Sends one request to the current adapter, following restarts within `call_timeout`.
     /// The wait for the reply is bounded by the partition's alarm (`deadline.rs`), not by a
     /// timer per call: an unanswered call ends between `call_timeout` and one alarm tick later.
+    ///
+    /// `started` is the flag of a [`Retry::UnlessStarted`] request (`None`: idempotent).
     async fn call<R: Send + 'static>(
         &self,
         operation: &'static str,
         partition: usize,
-        retry: Retry,
+        started: Option<&AtomicBool>,
         build: impl Fn(RpcReplyPort<CacheResult<R>>) -> AdapterMsg,
     ) -> CacheResult<R> {
         let slots = &self.inner.slots;
@@ -349,9 +353,7 @@ impl CacheService {
                     }
                     // Delivered, then the actor died before replying.
                     Ok(Err(_)) => {
-                        if let Retry::IfNotStarted(started) = &retry
-                            && started.load(Ordering::Acquire)
-                        {
+                        if started.is_some_and(|s| s.load(Ordering::Acquire)) {
                             return Err(unavailable(
                                 "the adapter stopped while applying the call; it may or may not have been applied",
                             ));
@@ -369,23 +371,6 @@ impl CacheService {
             tokio::time::sleep(backoff.min(deadline - now)).await;
             backoff = (backoff * 2).min(Duration::from_millis(50));
         }
-    }
-
-    /// Sends the request `build` makes for `(ns, key)` to the partition that owns the key
-    /// (see [`Self::call`]); `build` gets the namespace and key as the message owns them.
-    async fn call_keyed<R: Send + 'static>(
-        &self,
-        operation: &'static str,
-        ns: &NsStats,
-        key: &str,
-        retry: Retry,
-        build: impl Fn(Arc<str>, String, RpcReplyPort<CacheResult<R>>) -> AdapterMsg,
-    ) -> CacheResult<R> {
-        let p = self.partition_of(ns.name(), key);
-        self.call(operation, p, retry, |reply| {
-            build(ns.name().clone(), key.to_owned(), reply)
-        })
-        .await
     }
 
     /// Fails fast after `shutdown()` or when the tree has failed.
@@ -477,276 +462,86 @@ impl CacheService {
         self.inner.stats.namespace(name)
     }
 
-    /// Reads an encoded value.
-    pub async fn get(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Bytes>> {
-        self.get_as(ns, key, Op::Get).await
+    /// Runs one operation on `key` of namespace `ns` and records it (statistics, metrics, the
+    /// `cache_op` span): in the caller's task on the `direct` plane, as a message to the
+    /// adapter partition its [`Route`] picks on the `rpc` plane. Namespace-wide requests
+    /// (`clear`, `delete_pattern`) run with the key their span shows.
+    ///
+    /// # Errors
+    /// The request's own errors; `ShutDown`, `Unavailable` or `Timeout` like any call.
+    pub async fn run<R: Request>(
+        &self,
+        ns: &Arc<NsStats>,
+        key: &str,
+        req: R,
+    ) -> CacheResult<R::Reply>
+    where
+        Envelope<R>: Into<Carried>,
+    {
+        self.run_as(R::OP, ns, key, req).await
     }
 
-    /// Reads an encoded value, recorded as `op` (`get`, or `get_or_store`'s lookup).
-    pub async fn get_as(&self, ns: &Arc<NsStats>, key: &str, op: Op) -> CacheResult<Option<Bytes>> {
+    /// As [`Self::run`], recorded as `op` (`get_or_store`'s lookup is a `get` recorded as
+    /// `get_or_store`).
+    ///
+    /// # Errors
+    /// As [`Self::run`].
+    pub async fn run_as<R: Request>(
+        &self,
+        op: Op,
+        ns: &Arc<NsStats>,
+        key: &str,
+        req: R,
+    ) -> CacheResult<R::Reply>
+    where
+        Envelope<R>: Into<Carried>,
+    {
+        let size = req.size();
+        let reply_size = |r: &R::Reply| R::reply_size(r).or(size);
         self.observe(
             ns,
             op,
             key,
-            Status::of_read,
-            |v| v.as_ref().map(Bytes::len),
-            self.peek(ns, key),
+            R::status,
+            reply_size,
+            self.dispatch(ns, key, req),
         )
         .await
     }
 
-    /// Reads an encoded value without recording it (the facade's internal re-checks).
-    pub async fn peek(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Bytes>> {
-        if let Some(b) = self.direct("get")? {
-            return b.get_fast(ns.name(), key).await;
+    /// Runs one operation without recording it (the facade's internal re-checks).
+    ///
+    /// # Errors
+    /// As [`Self::run`].
+    pub async fn dispatch<R: Request>(
+        &self,
+        ns: &Arc<NsStats>,
+        key: &str,
+        req: R,
+    ) -> CacheResult<R::Reply>
+    where
+        Envelope<R>: Into<Carried>,
+    {
+        if let Some(b) = self.direct(R::OP.as_str())? {
+            return req.apply(b, ns.name(), key).await;
         }
-        self.call_keyed("get", ns, key, Retry::Always, |ns, key, reply| {
-            AdapterMsg::Get { ns, key, reply }
-        })
-        .await
-    }
-
-    /// Writes an encoded value.
-    pub async fn put(
-        &self,
-        ns: &Arc<NsStats>,
-        key: &str,
-        value: Bytes,
-        ttl: Ttl,
-    ) -> CacheResult<()> {
-        let len = value.len();
-        let work = async {
-            if let Some(b) = self.direct("put")? {
-                return b.put_fast(ns.name(), key, value, ttl).await;
-            }
-            self.call_keyed("put", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::Put {
-                    ns,
-                    key,
-                    value: value.clone(),
-                    ttl,
-                    reply,
-                }
-            })
-            .await
+        let partition = match R::ROUTE {
+            Route::ByKey => self.partition_of(ns.name(), key),
+            Route::First => 0,
         };
-        self.observe(ns, Op::Put, key, Status::of_write, |_| Some(len), work)
-            .await
-    }
-
-    /// Deletes a key.
-    pub async fn delete(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<bool> {
-        let work = async {
-            if let Some(b) = self.direct("delete")? {
-                return b.delete_fast(ns.name(), key).await;
-            }
-            self.call_keyed("delete", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::Delete { ns, key, reply }
-            })
-            .await
-        };
-        self.observe(ns, Op::Delete, key, Status::of_write, |_| None, work)
-            .await
-    }
-
-    /// Whether a key is present.
-    pub async fn exists(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<bool> {
-        let work = async {
-            if let Some(b) = self.direct("exists")? {
-                return b.exists(ns.name(), key).await;
-            }
-            self.call_keyed("exists", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::Exists { ns, key, reply }
-            })
-            .await
-        };
-        self.observe(ns, Op::Exists, key, Status::of_probe, |_| None, work)
-            .await
-    }
-
-    /// Remaining time to live.
-    pub async fn ttl(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Option<Ttl>> {
-        let work = async {
-            if let Some(b) = self.direct("ttl")? {
-                return b.ttl(ns.name(), key).await;
-            }
-            self.call_keyed("ttl", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::Ttl { ns, key, reply }
-            })
-            .await
-        };
-        self.observe(ns, Op::Ttl, key, Status::of_read, |_| None, work)
-            .await
-    }
-
-    /// Atomic counter update (see the module doc for when it is retried).
-    pub async fn increment(
-        &self,
-        ns: &Arc<NsStats>,
-        key: &str,
-        delta: i64,
-        ttl_on_create: Ttl,
-    ) -> CacheResult<i64> {
-        let work = async {
-            if let Some(b) = self.direct("increment")? {
-                return b.increment_fast(ns.name(), key, delta, ttl_on_create).await;
-            }
-            let started = Arc::new(AtomicBool::new(false));
-            let retry = Retry::IfNotStarted(started.clone());
-            self.call_keyed("increment", ns, key, retry, |ns, key, reply| {
-                AdapterMsg::Increment {
-                    ns,
-                    key,
-                    delta,
-                    ttl_on_create,
+        let started = (R::RETRY == Retry::UnlessStarted).then(|| Arc::new(AtomicBool::new(false)));
+        self.call(R::OP.as_str(), partition, started.as_deref(), |reply| {
+            AdapterMsg(
+                Envelope {
+                    ns: ns.name().clone(),
+                    key: key.into(),
+                    request: req.clone(),
                     started: started.clone(),
                     reply,
                 }
-            })
-            .await
-        };
-        self.observe(ns, Op::Increment, key, Status::of_write, |_| None, work)
-            .await
-    }
-
-    /// Adds a member to a set.
-    pub async fn add_to_set(
-        &self,
-        ns: &Arc<NsStats>,
-        key: &str,
-        member: Bytes,
-        ttl_on_create: Ttl,
-    ) -> CacheResult<bool> {
-        let len = member.len();
-        let work = async {
-            if let Some(b) = self.direct("add_to_set")? {
-                return b.add_to_set(ns.name(), key, member, ttl_on_create).await;
-            }
-            self.call_keyed("add_to_set", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::AddToSet {
-                    ns,
-                    key,
-                    member: member.clone(),
-                    ttl_on_create,
-                    reply,
-                }
-            })
-            .await
-        };
-        self.observe(ns, Op::AddToSet, key, Status::of_write, |_| Some(len), work)
-            .await
-    }
-
-    /// Removes a member from a set.
-    pub async fn remove_from_set(
-        &self,
-        ns: &Arc<NsStats>,
-        key: &str,
-        member: Bytes,
-    ) -> CacheResult<bool> {
-        let work = async {
-            if let Some(b) = self.direct("remove_from_set")? {
-                return b.remove_from_set(ns.name(), key, member).await;
-            }
-            self.call_keyed(
-                "remove_from_set",
-                ns,
-                key,
-                Retry::Always,
-                |ns, key, reply| AdapterMsg::RemoveFromSet {
-                    ns,
-                    key,
-                    member: member.clone(),
-                    reply,
-                },
+                .into(),
             )
-            .await
-        };
-        self.observe(ns, Op::RemoveFromSet, key, Status::of_write, |_| None, work)
-            .await
-    }
-
-    /// All members of a set.
-    pub async fn set_members(&self, ns: &Arc<NsStats>, key: &str) -> CacheResult<Vec<Bytes>> {
-        let work = async {
-            if let Some(b) = self.direct("set_members")? {
-                return b.set_members(ns.name(), key).await;
-            }
-            self.call_keyed("set_members", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::SetMembers { ns, key, reply }
-            })
-            .await
-        };
-        let size = |m: &Vec<Bytes>| Some(m.iter().map(Bytes::len).sum());
-        self.observe(ns, Op::SetMembers, key, Status::of_members, size, work)
-            .await
-    }
-
-    /// Set membership.
-    pub async fn is_member(
-        &self,
-        ns: &Arc<NsStats>,
-        key: &str,
-        member: Bytes,
-    ) -> CacheResult<bool> {
-        let work = async {
-            if let Some(b) = self.direct("is_member")? {
-                return b.is_member(ns.name(), key, member).await;
-            }
-            self.call_keyed("is_member", ns, key, Retry::Always, |ns, key, reply| {
-                AdapterMsg::IsMember {
-                    ns,
-                    key,
-                    member: member.clone(),
-                    reply,
-                }
-            })
-            .await
-        };
-        self.observe(ns, Op::IsMember, key, Status::of_probe, |_| None, work)
-            .await
-    }
-
-    /// Clears namespace `ns`, or everything when `all` is set (recorded under `ns`).
-    pub async fn clear(&self, ns: &Arc<NsStats>, all: bool) -> CacheResult<u64> {
-        let work = async {
-            let target = (!all).then(|| ns.name().clone());
-            if let Some(b) = self.direct("clear")? {
-                return b.clear(target.as_deref()).await;
-            }
-            self.call("clear", 0, Retry::Always, |reply| AdapterMsg::Clear {
-                ns: target.clone(),
-                reply,
-            })
-            .await
-        };
-        self.observe(ns, Op::Clear, "*", Status::of_write, |_| None, work)
-            .await
-    }
-
-    /// Deletes the keys of a namespace matching a pattern.
-    pub async fn delete_pattern(&self, ns: &Arc<NsStats>, pattern: &Glob) -> CacheResult<u64> {
-        let work = async {
-            if let Some(b) = self.direct("delete_pattern")? {
-                return b.delete_pattern(ns.name(), pattern).await;
-            }
-            self.call("delete_pattern", 0, Retry::Always, |reply| {
-                AdapterMsg::DeletePattern {
-                    ns: ns.name().clone(),
-                    pattern: pattern.clone(),
-                    reply,
-                }
-            })
-            .await
-        };
-        self.observe(
-            ns,
-            Op::DeletePattern,
-            pattern.as_str(),
-            Status::of_write,
-            |_| None,
-            work,
-        )
+        })
         .await
     }
 
@@ -850,7 +645,7 @@ impl CacheService {
 
     /// Arms a fault for the next handler call (or start) of a child (tests only).
     #[cfg(feature = "testing")]
-    pub fn inject_fault(&self, kind: crate::supervisor::ChildKind, fault: crate::faults::Fault) {
+    pub fn inject_fault(&self, kind: crate::children::ChildKind, fault: crate::faults::Fault) {
         self.inner.faults.arm(kind, fault);
     }
 
@@ -906,14 +701,6 @@ impl CacheService {
             tokio::time::sleep(Duration::from_millis(1).min(remaining)).await;
         }
     }
-}
-
-/// When a delivered call whose actor died before replying may be sent again.
-enum Retry {
-    /// Idempotent: always.
-    Always,
-    /// Only if the adapter had not begun applying it.
-    IfNotStarted(Arc<AtomicBool>),
 }
 
 /// Spawns a supervisor incarnation, standalone or linked under `parent`.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::backend::{MemoryTable, TableUsage};
+use crate::children::ChildKind;
 use crate::faults::Faults;
-use crate::supervisor::ChildKind;
 
 /// Requests the Store serves.
 #[derive(Debug)]

@@ -30,102 +30,22 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde::Serialize;
 
-use crate::adapter::{AdapterArgs, AdapterMsg, CacheAdapter};
+use crate::adapter::{AdapterArgs, CacheAdapter};
 use crate::backend::{CacheBackend, MemoryTable};
-use crate::cleanup::{Cleanup, CleanupArgs, CleanupMsg};
+use crate::children::ChildKind;
+use crate::cleanup::{Cleanup, CleanupArgs};
 use crate::config::{CacheConfig, Strategy};
 use crate::faults::Faults;
 use crate::metrics_reporter::{MetricsReporter, MetricsReporterArgs};
+use crate::slots::Slots;
 use crate::stats::StatsRegistry;
-use crate::store::{Store, StoreArgs, StoreMsg};
-
-/// The kinds of children the supervisor manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChildKind {
-    /// Owner of the in-memory table.
-    Store,
-    /// Serves facade requests.
-    Adapter,
-    /// Sweeps expired entries.
-    Cleanup,
-    /// Refreshes gauges, logs stats.
-    MetricsReporter,
-}
-
-impl ChildKind {
-    /// The child's name suffix (`<instance>.<suffix>` in the actor registry).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChildKind::Store => "store",
-            ChildKind::Adapter => "adapter",
-            ChildKind::Cleanup => "cleanup",
-            ChildKind::MetricsReporter => "metrics_reporter",
-        }
-    }
-}
-
-/// The current incarnation of each actor the facade talks to, swapped by the supervisor on
-/// every (re)start and emptied while a child is down.
-#[derive(Debug)]
-pub(crate) struct Slots {
-    /// One slot per adapter partition.
-    adapters: Box<[ArcSwapOption<ActorRef<AdapterMsg>>]>,
-    store: ArcSwapOption<ActorRef<StoreMsg>>,
-    cleanup: ArcSwapOption<ActorRef<CleanupMsg>>,
-    /// Set by `shutdown()` (or when the tree is gone): no more restarts, calls fail fast.
-    pub(crate) closed: AtomicBool,
-    /// Set when the supervisor stopped itself (restart intensity exceeded); cleared when the
-    /// application restarts the tree. Calls fail fast with `Unavailable` meanwhile.
-    pub(crate) failed: AtomicBool,
-}
-
-impl Slots {
-    pub(crate) fn new(partitions: usize) -> Self {
-        Slots {
-            adapters: (0..partitions.max(1))
-                .map(|_| ArcSwapOption::empty())
-                .collect(),
-            store: ArcSwapOption::empty(),
-            cleanup: ArcSwapOption::empty(),
-            closed: AtomicBool::new(false),
-            failed: AtomicBool::new(false),
-        }
-    }
-    pub(crate) fn partitions(&self) -> usize {
-        self.adapters.len()
-    }
-    pub(crate) fn adapter_slot(&self, partition: usize) -> &ArcSwapOption<ActorRef<AdapterMsg>> {
-        &self.adapters[partition % self.adapters.len()]
-    }
-    pub(crate) fn store(&self) -> Option<ActorRef<StoreMsg>> {
-        self.store.load().as_deref().cloned()
-    }
-    pub(crate) fn cleanup(&self) -> Option<ActorRef<CleanupMsg>> {
-        self.cleanup.load().as_deref().cloned()
-    }
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-    pub(crate) fn is_failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
-    }
-    fn clear(&self, kind: ChildKind, index: usize) {
-        match kind {
-            ChildKind::Adapter => self.adapter_slot(index).store(None),
-            ChildKind::Store => self.store.store(None),
-            ChildKind::Cleanup => self.cleanup.store(None),
-            ChildKind::MetricsReporter => {}
-        }
-    }
-}
+use crate::store::{Store, StoreArgs};
 
 /// Requests the supervisor serves.
 #[derive(Debug)]
@@ -235,7 +155,7 @@ impl CacheSupervisor {
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, Store, a, sup).await?;
-                args.slots.store.store(Some(Arc::new(r.clone())));
+                args.slots.set_store(r.clone());
                 r.get_cell()
             }
             ChildKind::Adapter => {
@@ -244,9 +164,7 @@ impl CacheSupervisor {
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, CacheAdapter, a, sup).await?;
-                args.slots
-                    .adapter_slot(index)
-                    .store(Some(Arc::new(r.clone())));
+                args.slots.set_adapter(index, r.clone());
                 r.get_cell()
             }
             ChildKind::Cleanup => {
@@ -257,7 +175,7 @@ impl CacheSupervisor {
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, Cleanup, a, sup).await?;
-                args.slots.cleanup.store(Some(Arc::new(r.clone())));
+                args.slots.set_cleanup(r.clone());
                 r.get_cell()
             }
             ChildKind::MetricsReporter => {

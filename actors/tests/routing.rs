@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use deeper_cache_actors::{CacheConfig, CacheService, Clock, DataPlaneMode};
+use deeper_cache_actors::{CacheConfig, CacheService, Clock, DataPlaneMode, Ttl, codec, ops};
 
 #[tokio::test]
 async fn one_key_always_goes_to_the_same_partition() {
@@ -40,17 +40,13 @@ async fn one_key_always_goes_to_the_same_partition() {
     let ns = service.namespace("default");
     for i in 0..100 {
         let key = format!("user:{i}");
-        service
-            .put(
-                &ns,
-                &key,
-                deeper_cache_actors::codec::encode(&i).unwrap(),
-                deeper_cache_actors::Ttl::Never,
-            )
-            .await
-            .unwrap();
-        let raw = service.get(&ns, &key).await.unwrap().unwrap();
-        assert_eq!(deeper_cache_actors::codec::decode::<i32>(&raw).unwrap(), i);
+        let put = ops::Put {
+            value: codec::encode(&i).unwrap(),
+            ttl: Ttl::Never,
+        };
+        service.run(&ns, &key, put).await.unwrap();
+        let raw = service.run(&ns, &key, ops::Get).await.unwrap().unwrap();
+        assert_eq!(codec::decode::<i32>(&raw).unwrap(), i);
     }
     service.shutdown().await;
 }

@@ -42,8 +42,8 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
     /// Short backend name for logs and metric labels (`memory`, `noop`, ...).
     fn name(&self) -> &'static str;
 
-    /// The in-process table behind this backend, if it is one. The hot operations
-    /// (`get_fast`, `put_fast`, ... on `dyn CacheBackend`) then call the table's synchronous
+    /// The in-process table behind this backend, if it is one. The hot requests (`Get`,
+    /// `Put`, `Delete`, `Increment` in [`crate::ops`]) then call the table's synchronous
     /// operations and skip the boxed future every `async fn` of this trait costs.
     fn memory_table(&self) -> Option<&MemoryTable> {
         None
@@ -109,53 +109,4 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
 
     /// Removes the keys of `ns` matching `pattern`; returns how many live entries went.
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64>;
-}
-
-/// The hot operations as both data planes call them: on the in-process table
-/// ([`CacheBackend::memory_table`]) its synchronous operations run directly, without the boxed
-/// future every `async fn` of the trait costs; any other backend goes through the trait.
-impl dyn CacheBackend {
-    /// [`CacheBackend::get`], unboxed on the memory table.
-    pub(crate) async fn get_fast(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
-        match self.memory_table() {
-            Some(t) => t.get(ns, key),
-            None => self.get(ns, key).await,
-        }
-    }
-
-    /// [`CacheBackend::put`], unboxed on the memory table.
-    pub(crate) async fn put_fast(
-        &self,
-        ns: &str,
-        key: &str,
-        value: Bytes,
-        ttl: Ttl,
-    ) -> CacheResult<()> {
-        match self.memory_table() {
-            Some(t) => t.put(ns, key, value, ttl),
-            None => self.put(ns, key, value, ttl).await,
-        }
-    }
-
-    /// [`CacheBackend::delete`], unboxed on the memory table.
-    pub(crate) async fn delete_fast(&self, ns: &str, key: &str) -> CacheResult<bool> {
-        match self.memory_table() {
-            Some(t) => Ok(t.delete(ns, key)),
-            None => self.delete(ns, key).await,
-        }
-    }
-
-    /// [`CacheBackend::increment`], unboxed on the memory table.
-    pub(crate) async fn increment_fast(
-        &self,
-        ns: &str,
-        key: &str,
-        delta: i64,
-        ttl_on_create: Ttl,
-    ) -> CacheResult<i64> {
-        match self.memory_table() {
-            Some(t) => t.increment(ns, key, delta, ttl_on_create),
-            None => self.increment(ns, key, delta, ttl_on_create).await,
-        }
-    }
 }
