@@ -42,7 +42,7 @@ use crate::deadline::Deadlines;
 use crate::error::{CacheError, CacheResult};
 use crate::faults::Faults;
 use crate::flight::Flights;
-use crate::ops::{Carried, Envelope, Op, Request, Retry, Route, Status};
+use crate::ops::{Envelope, Op, Request, Retry, Route, Status};
 use crate::slots::Slots;
 use crate::stats::{CacheStats, NsStats, StatsRegistry, ratio};
 use crate::store::StoreMsg;
@@ -474,39 +474,12 @@ impl CacheService {
         ns: &Arc<NsStats>,
         key: &str,
         req: R,
-    ) -> CacheResult<R::Reply>
-    where
-        Envelope<R>: Into<Carried>,
-    {
-        self.run_as(R::OP, ns, key, req).await
-    }
-
-    /// As [`Self::run`], recorded as `op` (`get_or_store`'s lookup is a `get` recorded as
-    /// `get_or_store`).
-    ///
-    /// # Errors
-    /// As [`Self::run`].
-    pub async fn run_as<R: Request>(
-        &self,
-        op: Op,
-        ns: &Arc<NsStats>,
-        key: &str,
-        req: R,
-    ) -> CacheResult<R::Reply>
-    where
-        Envelope<R>: Into<Carried>,
-    {
+    ) -> CacheResult<R::Reply> {
         let size = req.size();
         let reply_size = |r: &R::Reply| R::reply_size(r).or(size);
-        self.observe(
-            ns,
-            op,
-            key,
-            R::status,
-            reply_size,
-            self.dispatch(ns, key, req),
-        )
-        .await
+        let work = self.dispatch(ns, key, req);
+        self.observe(ns, R::OP, key, R::status, reply_size, work)
+            .await
     }
 
     /// Runs one operation without recording it (the facade's internal re-checks).
@@ -518,10 +491,7 @@ impl CacheService {
         ns: &Arc<NsStats>,
         key: &str,
         req: R,
-    ) -> CacheResult<R::Reply>
-    where
-        Envelope<R>: Into<Carried>,
-    {
+    ) -> CacheResult<R::Reply> {
         if let Some(b) = self.direct(R::OP.as_str())? {
             return req.apply(b, ns.name(), key).await;
         }
@@ -539,7 +509,7 @@ impl CacheService {
                     started: started.clone(),
                     reply,
                 }
-                .into(),
+                .carried(),
             )
         })
         .await

@@ -35,12 +35,13 @@ mod values;
 
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
-pub use request::{Envelope, Request, Retry, Route};
+pub use request::{Carry, Envelope, Request, Retry, Route};
 pub use sets::{AddToSet, IsMember, RemoveFromSet, SetMembers};
 pub use values::{Delete, Exists, Get, Put, TtlOf};
 
 /// Declares the operations: the [`Op`] enum (labels, the list of all) and [`Carried`], the
-/// enum of envelopes the rpc plane sends, with one variant per request type.
+/// enum of envelopes the rpc plane sends, with one variant per request type (and each request
+/// type's [`Carry`] impl, which names its variant).
 macro_rules! operations {
     ($( $(#[$doc:meta])* $op:ident = $label:literal $(, carried as $req:ty)? ;)*) => {
         /// Number of [`Op`] variants.
@@ -84,8 +85,8 @@ macro_rules! operations {
         }
 
         $($(
-            impl From<Envelope<$req>> for Carried {
-                fn from(e: Envelope<$req>) -> Carried {
+            impl Carry for $req {
+                fn carry(e: Envelope<$req>) -> Carried {
                     Carried::$op(e)
                 }
             }

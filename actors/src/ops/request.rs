@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ractor::RpcReplyPort;
 
-use super::{Op, Status};
+use super::{Carried, Op, Status};
 use crate::backend::CacheBackend;
 use crate::children::ChildKind;
 use crate::error::CacheResult;
@@ -41,7 +41,7 @@ pub enum Route {
 /// and everything the data path needs to know of it.
 ///
 /// Implementations live in this module's files; see the module doc for adding one.
-pub trait Request: fmt::Debug + Clone + Send + Sync + 'static {
+pub trait Request: Carry + fmt::Debug + Clone + Send + Sync + 'static {
     /// What the operation answers.
     type Reply: fmt::Debug + Send + 'static;
 
@@ -77,6 +77,15 @@ pub trait Request: fmt::Debug + Clone + Send + Sync + 'static {
     }
 }
 
+/// How a request's [`Envelope`] becomes the adapter's message: implemented for every request
+/// type by the `operations!` list in `ops/mod.rs` (one line per operation).
+pub trait Carry: Sized + Send + 'static {
+    /// The [`Carried`] variant that holds an envelope of this request.
+    fn carry(envelope: Envelope<Self>) -> Carried
+    where
+        Self: Request;
+}
+
 /// A request on its way to an adapter (the rpc plane): the request, the namespace and key as
 /// owned data, and the typed port its reply goes back on.
 pub struct Envelope<R: Request> {
@@ -99,6 +108,11 @@ impl<R: Request> fmt::Debug for Envelope<R> {
 }
 
 impl<R: Request> Envelope<R> {
+    /// The adapter message that carries this envelope.
+    pub(crate) fn carried(self) -> Carried {
+        R::carry(self)
+    }
+
     /// Applies the request (in the adapter) and replies. A send error means the caller gave
     /// up (timeout, cancellation): nothing to do.
     pub(crate) async fn run(self, backend: &dyn CacheBackend, faults: &Faults) {
