@@ -61,7 +61,7 @@ fn setup() -> Setup {
     let (cache, plain) = rt.block_on(async {
         let mut config = CacheConfig::default();
         config.default_adapter = AdapterKind::Redis;
-        config.redis.url = url.clone();
+        config.redis.url = url.clone().into();
         let cache = Cache::start(config).await.expect("cache");
         let client = redis::Client::open(url.as_str()).expect("url");
         let plain = ConnectionManager::new(client).await.expect("connect");
@@ -220,7 +220,7 @@ fn benches(c: &mut Criterion) {
     let dead = s.rt.block_on(async {
         let mut config = CacheConfig::default();
         config.default_adapter = AdapterKind::Redis;
-        config.redis.url = format!("redis://127.0.0.1:{}", redis_server::free_port());
+        config.redis.url = format!("redis://127.0.0.1:{}", redis_server::free_port()).into();
         config.redis.breaker_failure_threshold = 1;
         config.redis.breaker_cooldown_ms = 3_600_000;
         config.redis.error_log_interval_ms = 3_600_000;

@@ -24,9 +24,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ConfigLoader::new().load()?;
     config.default_adapter = AdapterKind::Redis;
     if let Ok(url) = std::env::var("DEEPER_CACHE__REDIS__URL") {
-        config.redis.url = url;
+        config.redis.url = url.into();
     }
-    let url = config.redis.url.clone();
+    let url = config.redis.url.redacted();
     config.redis.key_prefix = "deeper_cache_example".into();
     println!("redis backend at {}", config.redis.redacted_url());
     let cache = Cache::start(config).await?;

@@ -226,7 +226,7 @@ impl Cache {
     ) -> CacheResult<()> {
         check_key(key)?;
         let ttl = ttl.into().validate()?;
-        let raw = codec::encode(value)?;
+        let raw = self.encode(value)?;
         self.service
             .run(&self.ns, key, ops::Put { value: raw, ttl })
             .await
@@ -317,7 +317,7 @@ impl Cache {
         member: &M,
     ) -> CacheResult<bool> {
         check_key(key)?;
-        let raw = codec::encode(member)?;
+        let raw = self.encode(member)?;
         let req = ops::AddToSet {
             member: raw,
             ttl_on_create: self.default_ttl,
@@ -336,7 +336,7 @@ impl Cache {
         member: &M,
     ) -> CacheResult<bool> {
         check_key(key)?;
-        let raw = codec::encode(member)?;
+        let raw = self.encode(member)?;
         self.service
             .run(&self.ns, key, ops::RemoveFromSet { member: raw })
             .await
@@ -366,7 +366,7 @@ impl Cache {
         member: &M,
     ) -> CacheResult<bool> {
         check_key(key)?;
-        let raw = codec::encode(member)?;
+        let raw = self.encode(member)?;
         self.service
             .run(&self.ns, key, ops::IsMember { member: raw })
             .await
@@ -453,6 +453,12 @@ impl Cache {
 }
 
 impl Cache {
+    /// Encodes a value or set member, refusing it past `memory.max_value_bytes` before it is
+    /// copied or sent, and refusing nesting the decoder could not read back.
+    pub(crate) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> CacheResult<bytes::Bytes> {
+        codec::encode_within(value, self.service.max_value_bytes())
+    }
+
     /// Decodes a stored value; a value written by `get_or_refresh` whose freshness stamp has
     /// passed is stale, which plain reads treat as a miss.
     pub(crate) fn decode_fresh<T: DeserializeOwned>(&self, raw: &[u8]) -> CacheResult<Option<T>> {

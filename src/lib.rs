@@ -38,16 +38,23 @@
 //!
 //! ## The actor tree and the flow of one call
 //! ```text
-//! caller ──Cache::get──▶ CacheAdapter (message + reply port) ──▶ backend (memory table | noop)
+//! caller ─Cache::get(key)─▶ check the key ─▶ CacheService::run(ns, key, ops::Get)
+//!        direct plane (default): Get::apply(backend) in the caller's task
+//!        rpc plane: Envelope<Get> + reply port ─▶ CacheAdapter ─▶ Get::apply(backend)
+//!        ─▶ decode the bytes (JSON) in the caller's task ─▶ Option<T>
+//!
 //! CacheSupervisor ─ owns ─┬─ Store            owner of the table (kept by the supervisor: no
 //!                         │                   restart loses an entry)
-//!                         ├─ CacheAdapter     serves facade requests, counts hits and misses
+//!                         ├─ CacheAdapter ×N  serves rpc-plane requests
 //!                         ├─ Cleanup          sweeps expired entries every cleanup_interval_ms
 //!                         └─ MetricsReporter  gauges and a periodic stats line
 //! ```
-//! Values are encoded (JSON) in the caller's task; the adapter moves bytes. A child that
-//! crashes is restarted alone (one_for_one); calls that meet a restarting adapter retry within
-//! `call_timeout_ms`. An expired entry is a miss on every path, swept or not.
+//! Every facade call is one request value from `deeper_cache_actors::ops` (`Get`, `Put`,
+//! `Increment`, ...): the facade validates and encodes, the request knows how it is named,
+//! retried, routed and applied, and both data planes apply it the same way. Values are encoded
+//! (JSON) in the caller's task; backends move bytes. A child that crashes is restarted alone
+//! (one_for_one); calls that meet a restarting adapter retry within `call_timeout_ms`. An
+//! expired entry is a miss on every path, swept or not.
 //!
 //! ## Errors
 //! Every call returns [`CacheError`] on failure — one variant per thing a caller can act on;

@@ -17,6 +17,21 @@ use crate::error::{CacheError, CacheResult};
 /// [`CacheError::Codec`] when the value cannot be serialized (for example a map with
 /// non-string keys).
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> CacheResult<Bytes> {
+    encode_within(value, usize::MAX)
+}
+
+/// Encodes a value of at most `limit` bytes (`memory.max_value_bytes`).
+///
+/// A value nested deeper than the decoder reads ([`MAX_DEPTH`] arrays or objects inside each
+/// other) is refused here, so nothing is stored that could never be read back.
+///
+/// # Errors
+/// [`CacheError::Codec`] when the value cannot be serialized or is nested too deeply;
+/// [`CacheError::ValueTooLarge`] past `limit`. A value over the limit is refused as soon as the
+/// encoder returns, before it is copied or sent anywhere; the encoder itself cannot stop
+/// midway (sonic-rs writes through a trait only `unsafe` code could implement, and this
+/// workspace forbids it), so an oversized value still costs one encoding pass.
+pub fn encode_within<T: Serialize + ?Sized>(value: &T, limit: usize) -> CacheResult<Bytes> {
     // sonic-rs writes the same bytes as serde_json (compact JSON, same escapes, same float
     // and map-key formatting; checked by the `encode_matches_serde_json` test) about six
     // times faster for long strings (`benches/suite.rs`, codec scenario). Decoding stays with
@@ -32,21 +47,67 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> CacheResult<Bytes> {
     }
     let write = |buf: &mut Vec<u8>| {
         buf.clear();
-        let r = sonic_rs::to_writer(&mut *buf, value).map(|()| Bytes::copy_from_slice(buf));
+        let r = match sonic_rs::to_writer(&mut *buf, value) {
+            Err(e) => Err(CacheError::Codec {
+                message: format!("cannot encode value: {e}"),
+            }),
+            Ok(()) if buf.len() > limit => Err(CacheError::ValueTooLarge {
+                size: buf.len(),
+                limit,
+            }),
+            Ok(()) => check_depth(buf).map(|()| Bytes::copy_from_slice(buf)),
+        };
         if buf.capacity() > SCRATCH_KEEP {
             *buf = Vec::new();
         }
         r
     };
-    SCRATCH
-        .with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => write(&mut buf),
-            // A `Serialize` impl that itself encodes a value: use a buffer of its own.
-            Err(_) => write(&mut Vec::new()),
-        })
-        .map_err(|e| CacheError::Codec {
-            message: format!("cannot encode value: {e}"),
-        })
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => write(&mut buf),
+        // A `Serialize` impl that itself encodes a value: use a buffer of its own.
+        Err(_) => write(&mut Vec::new()),
+    })
+}
+
+/// The deepest nesting of arrays and objects [`decode`] reads: serde_json's recursion limit
+/// (the `depth_limit_is_the_decoders` test pins the two together).
+pub const MAX_DEPTH: usize = 127;
+
+/// Refuses JSON nested deeper than [`MAX_DEPTH`]. Cheap for almost every value: nesting that
+/// deep needs at least `MAX_DEPTH` opening brackets, which one SIMD count rules out; only a
+/// value with that many brackets is walked byte by byte.
+fn check_depth(json: &[u8]) -> CacheResult<()> {
+    if json.len() < 2 * MAX_DEPTH || memchr::memchr2_iter(b'[', b'{', json).count() <= MAX_DEPTH {
+        return Ok(());
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(CacheError::Codec {
+                        message: format!(
+                            "the value is nested more than {MAX_DEPTH} levels deep; it could never be read back"
+                        ),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The largest encode buffer a thread keeps between values (a larger one is freed).
@@ -210,6 +271,45 @@ pub fn unwrap(raw: &[u8]) -> Option<Envelope<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nested(depth: usize) -> serde_json::Value {
+        let mut v = serde_json::json!(1);
+        for i in 0..depth {
+            v = if i % 2 == 0 {
+                serde_json::json!([v])
+            } else {
+                serde_json::json!({ "k": v })
+            };
+        }
+        v
+    }
+
+    #[test]
+    fn depth_limit_is_the_decoders() {
+        for depth in 100..140 {
+            let encoded = encode(&nested(depth));
+            let readable = serde_json::to_vec(&nested(depth))
+                .ok()
+                .is_some_and(|json| decode::<serde_json::Value>(&json).is_ok());
+            assert_eq!(encoded.is_ok(), readable, "depth {depth}");
+            assert_eq!(encoded.is_ok(), depth <= MAX_DEPTH, "depth {depth}");
+        }
+        // Brackets inside strings do not count.
+        let text = "[{".repeat(300);
+        assert!(encode(&vec![text.clone(), text]).is_ok());
+    }
+
+    #[test]
+    fn over_the_limit_is_value_too_large() {
+        let big = "x".repeat(1_000);
+        match encode_within(&big, 500) {
+            Err(CacheError::ValueTooLarge { size, limit }) => {
+                assert_eq!((size, limit), (1_002, 500));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(encode_within(&big, 1_002).unwrap().len(), 1_002);
+    }
 
     #[test]
     fn envelopes_roundtrip_and_plain_values_are_not_envelopes() {

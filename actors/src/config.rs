@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{CacheError, CacheResult};
+use crate::secret_url::SecretUrl;
 use crate::ttl::Ttl;
 
 /// All settings of one cache instance. Every field has a default (see `config/default.toml`).
@@ -181,14 +182,14 @@ impl EvictionPolicy {
 
 /// Settings of the Redis backend.
 ///
-/// `Debug` (and so every log of the configuration) shows the URL with its password replaced by
-/// `***`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The URL is a [`SecretUrl`]: `Debug`, `Display` and `Serialize` (and so every log or dump of
+/// the configuration) show it with its password replaced by `***`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// Server URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS (needs
     /// the `redis-tls` cargo feature).
-    pub url: String,
+    pub url: SecretUrl,
     /// Multiplexed connections opened to the server; a key's commands always use the same one
     /// (chosen by key hash), so they reach Redis in the order they were issued.
     pub pool_size: usize,
@@ -228,41 +229,10 @@ impl Default for RedisConfig {
     }
 }
 
-impl std::fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &self.redacted_url())
-            .field("pool_size", &self.pool_size)
-            .field("key_prefix", &self.key_prefix)
-            .field("connect_timeout_ms", &self.connect_timeout_ms)
-            .field("command_timeout_ms", &self.command_timeout_ms)
-            .field("breaker_failure_threshold", &self.breaker_failure_threshold)
-            .field("breaker_cooldown_ms", &self.breaker_cooldown_ms)
-            .field("error_log_interval_ms", &self.error_log_interval_ms)
-            .field("scan_batch_size", &self.scan_batch_size)
-            .finish()
-    }
-}
-
 impl RedisConfig {
     /// The URL with its password replaced by `***`: the only form of it that is ever logged.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url)
-    }
-
-    /// The password of the URL as written and percent-decoded (empty when there is none):
-    /// strings to scrub from any message that leaves the backend.
-    pub(crate) fn secrets(&self) -> Vec<String> {
-        let Some(raw) = url_password(&self.url) else {
-            return Vec::new();
-        };
-        let decoded = percent_decode(raw);
-        let mut v = vec![raw.to_string()];
-        if decoded != raw {
-            v.push(decoded);
-        }
-        v.retain(|s| !s.is_empty());
-        v
+        self.url.redacted()
     }
 
     /// `connect_timeout_ms` as a duration.
@@ -282,7 +252,7 @@ impl RedisConfig {
             message: message.into(),
         };
         if url_in_use {
-            let url = self.url.trim();
+            let url = self.url.expose_secret().trim();
             if url.starts_with("rediss://") {
                 if !cfg!(feature = "redis-tls") {
                     return Err(bad(
@@ -342,58 +312,6 @@ impl RedisConfig {
         }
         Ok(())
     }
-}
-
-/// The `user:password@` part of a URL's authority, split at the last `@`.
-fn url_userinfo(url: &str) -> Option<(usize, &str)> {
-    let start = url.find("://")? + 3;
-    let rest = &url[start..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = rest[..end].rfind('@')?;
-    Some((start, &rest[..at]))
-}
-
-/// The password as written in the URL, if any.
-fn url_password(url: &str) -> Option<&str> {
-    let (_, userinfo) = url_userinfo(url)?;
-    userinfo.split_once(':').map(|(_, p)| p)
-}
-
-/// `url` with the password of its userinfo replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match url_userinfo(url) {
-        Some((start, userinfo)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!(
-                "{}{user}:***{}",
-                &url[..start],
-                &url[start + userinfo.len()..]
-            ),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
-/// Decodes `%XX` escapes (lossy on invalid UTF-8).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Settings of the MetricsReporter actor.
@@ -578,6 +496,12 @@ impl<'de> Deserialize<'de> for DefaultTtl {
                 "expected positive whole seconds or \"never\", found {secs}"
             )));
         }
+        if secs.unsigned_abs() > crate::ttl::MAX_TTL.as_secs() {
+            return Err(serde::de::Error::custom(format!(
+                "{secs} s is longer than the maximum ttl of {} s (100 years); use \"never\"",
+                crate::ttl::MAX_TTL.as_secs()
+            )));
+        }
         Ok(DefaultTtl(Ttl::After(Duration::from_secs(
             secs.unsigned_abs(),
         ))))
@@ -613,6 +537,13 @@ impl CacheConfig {
                     message: "use 1 to 64 characters from [A-Za-z0-9_.-]".into(),
                 });
             }
+        }
+        if let Err(e) = self.default_ttl_seconds.0.validate() {
+            return Err(CacheError::Config {
+                key: "default_ttl_seconds".into(),
+                value: format!("{:?}", self.default_ttl_seconds.0),
+                message: e.to_string(),
+            });
         }
         positive("call_timeout_ms", self.call_timeout_ms)?;
         positive(

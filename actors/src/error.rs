@@ -107,6 +107,16 @@ pub enum CacheError {
         /// What failed (secrets redacted).
         message: String,
     },
+    /// A call that waits on the network (the Redis backend) was polled outside a Tokio
+    /// runtime. Call the cache from Tokio tasks (or `Runtime::block_on`); the memory backend
+    /// works from any executor.
+    #[error("{operation} was polled outside a Tokio runtime; the {backend} backend needs one")]
+    NoRuntime {
+        /// The operation.
+        operation: &'static str,
+        /// The backend that needs the runtime.
+        backend: &'static str,
+    },
     /// `shutdown()` was called on this cache; no further calls are served.
     #[error("the cache has been shut down")]
     ShutDown,

@@ -80,6 +80,9 @@ struct Inner {
     clock: Clock,
     /// `direct` mode: the backend the caller's task calls itself. `None` in `rpc` mode.
     direct: Option<Arc<dyn CacheBackend>>,
+    /// Whether a direct call may wait (a networked backend): then it runs under a
+    /// `call_timeout` timer. The memory table and the no-op backend never wait.
+    direct_waits: bool,
     /// Everything a supervisor incarnation starts from; kept so the application can start the
     /// tree again (same table, same counters, same handles) after it failed.
     args: SupervisorArgs,
@@ -176,7 +179,7 @@ impl CacheService {
             // Connects lazily: a Redis that is down now degrades calls, not the start.
             AdapterKind::Redis => (
                 Arc::new(RedisBackend::new(
-                    &config.redis,
+                    &redis_within_call_timeout(&config),
                     config.memory.max_value_bytes,
                 )?),
                 None,
@@ -184,6 +187,9 @@ impl CacheService {
         };
         let slots = Arc::new(Slots::new(config.adapter.effective_partitions()));
         let direct = (config.adapter.mode == DataPlaneMode::Direct).then(|| backend.clone());
+        // A backend that waits on the network is bounded by `call_timeout_ms` in the caller's
+        // task too (the rpc plane bounds every call by its deadline alarm).
+        let direct_waits = table.is_none() && backend.name() != "noop";
         let stats = Arc::new(StatsRegistry::new(
             &name,
             config.metrics.enabled,
@@ -218,6 +224,7 @@ impl CacheService {
                 flights: Arc::new(Flights::default()),
                 clock: clock_for_facade,
                 direct,
+                direct_waits,
                 args,
                 supervisor: std::sync::Mutex::new(supervisor),
                 join: Mutex::new(Some(join)),
@@ -273,6 +280,11 @@ impl CacheService {
     /// The single-flight table shared by every handle of this cache.
     pub fn flights(&self) -> &Arc<Flights> {
         &self.inner.flights
+    }
+
+    /// The largest encoded value or set member the cache stores (`memory.max_value_bytes`).
+    pub fn max_value_bytes(&self) -> usize {
+        self.inner.args.config.memory.max_value_bytes
     }
 
     /// The clock this cache expires entries by.
@@ -493,7 +505,22 @@ impl CacheService {
         req: R,
     ) -> CacheResult<R::Reply> {
         if let Some(b) = self.direct(R::OP.as_str())? {
-            return req.apply(b, ns.name(), key).await;
+            if !self.inner.direct_waits {
+                return req.apply(b, ns.name(), key).await;
+            }
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(CacheError::NoRuntime {
+                    operation: R::OP.as_str(),
+                    backend: self.inner.backend_name,
+                });
+            }
+            let timeout = self.inner.call_timeout;
+            return tokio::time::timeout(timeout, req.apply(b, ns.name(), key))
+                .await
+                .unwrap_or(Err(CacheError::Timeout {
+                    operation: R::OP.as_str(),
+                    after: timeout,
+                }));
         }
         let partition = match R::ROUTE {
             Route::ByKey => self.partition_of(ns.name(), key),
@@ -671,6 +698,25 @@ impl CacheService {
             tokio::time::sleep(Duration::from_millis(1).min(remaining)).await;
         }
     }
+}
+
+/// The Redis settings with the connect and command timeouts capped at `call_timeout_ms`, so a
+/// call is bounded by `call_timeout_ms` on both planes and a command that outlives it counts
+/// as a connection failure for the circuit breaker. Says so (WARN) when it caps.
+fn redis_within_call_timeout(config: &CacheConfig) -> crate::config::RedisConfig {
+    let mut redis = config.redis.clone();
+    let cap = config.call_timeout_ms;
+    if redis.command_timeout_ms > cap || redis.connect_timeout_ms > cap {
+        tracing::warn!(
+            call_timeout_ms = cap,
+            command_timeout_ms = redis.command_timeout_ms,
+            connect_timeout_ms = redis.connect_timeout_ms,
+            "redis timeouts above call_timeout_ms are capped at it: no call waits longer than call_timeout_ms"
+        );
+        redis.command_timeout_ms = redis.command_timeout_ms.min(cap);
+        redis.connect_timeout_ms = redis.connect_timeout_ms.min(cap);
+    }
+    redis
 }
 
 /// Spawns a supervisor incarnation, standalone or linked under `parent`.

@@ -25,7 +25,7 @@ pub fn unique_prefix(tag: &str) -> String {
 pub fn redis_config(url: &str, prefix: &str) -> CacheConfig {
     let mut c = CacheConfig::default();
     c.default_adapter = AdapterKind::Redis;
-    c.redis.url = url.to_string();
+    c.redis.url = url.into();
     c.redis.key_prefix = prefix.to_string();
     c.memory.cleanup_interval_ms = 3_600_000;
     c.metrics_reporter.report_interval_ms = 3_600_000;

@@ -56,12 +56,21 @@ const NAME: &str = "redis";
 /// Hasher routing a key to a connection of the pool (fixed seed: stable for the process).
 static ROUTE: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x7ed1_5cac);
 
-/// `SADD` that sets the TTL only when it created the set.
+/// `SADD` that sets the TTL only when it created the set. All or nothing: a failing `SADD`
+/// (WRONGTYPE) wrote nothing, and a failing `PEXPIRE` on the set it just created removes that
+/// set again before returning the error (the TTL is validated before the call, so this is a
+/// second line of defence, not a path taken).
 const SADD_SCRIPT: &str = r"
 local existed = redis.call('EXISTS', KEYS[1])
 local v = redis.pcall('SADD', KEYS[1], ARGV[1])
 if type(v) == 'table' and v.err then return v end
-if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if existed == 0 then
+  local e = redis.pcall('PEXPIRE', KEYS[1], ARGV[2])
+  if type(e) == 'table' and e.err then
+    redis.call('DEL', KEYS[1])
+    return e
+  end
+end
 return v
 ";
 
@@ -70,6 +79,19 @@ return v
 enum Kind {
     Value,
     Set,
+}
+
+/// The kind a Redis `TYPE` reply names, as a `WrongType` error says it.
+fn kind_named(redis_type: &str) -> &'static str {
+    match redis_type {
+        "string" => "a value",
+        "set" => "a set",
+        "list" => "a list",
+        "hash" => "a hash",
+        "zset" => "a sorted set",
+        "stream" => "a stream",
+        _ => "another type",
+    }
 }
 
 impl Kind {
@@ -153,13 +175,14 @@ impl RedisBackend {
             // rediss:// needs a process-wide rustls provider; keep the application's if set.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let secrets = config.secrets();
+        let secrets = config.url.secrets();
         let scrub = |s: String| scrub(&secrets, s);
-        let client = Client::open(config.url.trim()).map_err(|e| CacheError::Config {
-            key: "redis.url".into(),
-            value: config.redacted_url(),
-            message: scrub(e.to_string()),
-        })?;
+        let client =
+            Client::open(config.url.expose_secret().trim()).map_err(|e| CacheError::Config {
+                key: "redis.url".into(),
+                value: config.redacted_url(),
+                message: scrub(e.to_string()),
+            })?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout()))
             // The breaker paces reconnection: one attempt per reconnect, no backoff loop.
@@ -390,6 +413,10 @@ impl RedisBackend {
                         CacheError::BackendUnavailable { message, .. } => {
                             self.unavailable(operation, message)
                         }
+                        CacheError::WrongType { expected, found } => CacheError::WrongType {
+                            expected,
+                            found: self.type_of(route, deadline).await.unwrap_or(found),
+                        },
                         other => other,
                     })
                 }
@@ -406,6 +433,23 @@ impl RedisBackend {
                 self.connection_failure(permit, slot, false, operation, &why);
                 Err(self.unavailable(operation, why))
             }
+        }
+    }
+
+    /// What kind of entry `key` holds (`TYPE`), to name it in a `WrongType` error; `None`
+    /// when there is no key or no answer before `deadline`.
+    async fn type_of(
+        &self,
+        key: Option<&str>,
+        deadline: tokio::time::Instant,
+    ) -> Option<&'static str> {
+        let key = key?;
+        let (_, mut c) = self.pick(Some(key));
+        let mut cmd = ::redis::cmd("TYPE");
+        cmd.arg(key);
+        match tokio::time::timeout_at(deadline, cmd.query_async::<String>(&mut c)).await {
+            Ok(Ok(t)) if t != "none" => Some(kind_named(&t)),
+            _ => None,
         }
     }
 
@@ -600,6 +644,7 @@ impl CacheBackend for RedisBackend {
 
     async fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
         self.check_size(value.len())?;
+        let ttl = ttl.validate()?;
         let k = &self.inner.keys.key(ns, key);
         let value = &value;
         self.call(
@@ -674,6 +719,9 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
+        // Validated before the MULTI below: Redis runs every queued command even when one
+        // fails, so an invalid `PX` would leave the INCRBY applied.
+        let ttl = ttl.validate()?;
         let k = &self.inner.keys.key(ns, key);
         match ttl.as_millis() {
             None => {
@@ -696,7 +744,9 @@ impl CacheBackend for RedisBackend {
                 // MULTI { SET k 0 PX ms NX; INCRBY k delta }: a new counter starts at 0 with
                 // the TTL, an existing one keeps its TTL, and a failing INCRBY (WRONGTYPE, not
                 // an integer, overflow) changes nothing (SET NX did nothing on an existing
-                // key). Not a Lua script: Lua numbers are doubles and would round counters
+                // key; on a new one INCRBY cannot fail). The SET cannot fail (`ms` is
+                // validated; NX on an existing key of any type is a no-op; out of memory
+                // aborts the whole transaction). Not a Lua script: Lua numbers are doubles and would round counters
                 // past 2^53.
                 self.call(
                     "increment",
@@ -726,6 +776,7 @@ impl CacheBackend for RedisBackend {
 
     async fn add_to_set(&self, ns: &str, key: &str, member: Bytes, ttl: Ttl) -> CacheResult<bool> {
         self.check_size(member.len())?;
+        let ttl = ttl.validate()?;
         let k = &self.inner.keys.key(ns, key);
         let member = &member;
         let added: u64 = match ttl.as_millis() {
@@ -848,9 +899,9 @@ mod tests {
         assert_eq!(config.redacted_url(), "redis://user:***@localhost:6379/2");
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cr"), "{debug}");
-        assert_eq!(config.secrets(), vec!["s3cr%40t", "s3cr@t"]);
+        assert_eq!(config.url.secrets(), vec!["s3cr%40t", "s3cr@t"]);
         let plain = RedisConfig::default();
-        assert_eq!(plain.redacted_url(), plain.url);
-        assert!(plain.secrets().is_empty());
+        assert_eq!(plain.redacted_url(), plain.url.expose_secret());
+        assert!(plain.url.secrets().is_empty());
     }
 }
