@@ -61,6 +61,8 @@
 //! a miss is `Ok(None)`, never an error. [`CacheError::is_unavailable`] tells "the cache cannot
 //! help right now, read the primary source" apart from a bad request.
 
+/// The longest finite TTL (100 years); longer ones are refused with `InvalidTtl`.
+pub use deeper_cache_actors::MAX_TTL;
 pub use deeper_cache_actors::{
     AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, CacheStats, ChildKind,
     ChildStatus, DataPlaneMode, DefaultTtl, Eviction, EvictionPolicy, EvictionReason, Evictions,

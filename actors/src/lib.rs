@@ -100,7 +100,7 @@ pub use secret_url::SecretUrl;
 pub use service::CacheService;
 pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats};
 pub use supervisor::{ChildStatus, SupervisorStatus};
-pub use ttl::Ttl;
+pub use ttl::{MAX_TTL, Ttl};
 
 /// The actor runtime, re-exported so embedding applications use the same version.
 pub use ractor;

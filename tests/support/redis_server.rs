@@ -148,6 +148,27 @@ impl RedisServer {
         panic!("redis-server did not restart on port {}", self.port);
     }
 
+    /// Freezes the server (`SIGSTOP`): connections stay open, nothing answers, as a stalled or
+    /// swapping server looks from outside. [`RedisServer::resume`] thaws it.
+    pub fn pause(&mut self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a server frozen by [`RedisServer::pause`] (`SIGCONT`).
+    pub fn resume(&mut self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let pid = self.server.as_ref().expect("server running").id();
+        let ok = Command::new("kill")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid} failed");
+    }
+
     /// Whether the server process is running.
     pub fn is_running(&mut self) -> bool {
         self.server
