@@ -68,7 +68,7 @@ pub use deeper_cache_actors::{
     ChildStatus, DataPlaneMode, DefaultTtl, Eviction, EvictionPolicy, EvictionReason, Evictions,
     MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsConfig, MetricsReporterConfig,
     NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus,
-    TableUsage, Ttl,
+    TableUsage, TierStats, TieredConfig, TieredL1Config, Ttl,
 };
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.

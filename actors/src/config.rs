@@ -33,8 +33,11 @@ pub struct CacheConfig {
     pub adapter: AdapterConfig,
     /// In-memory backend settings.
     pub memory: MemoryConfig,
-    /// Redis backend settings (used when `default_adapter = "redis"`).
+    /// Redis backend settings (used when `default_adapter = "redis"` or `"tiered"`).
     pub redis: RedisConfig,
+    /// Tiered backend settings: the per-node L1 in front of Redis (`default_adapter =
+    /// "tiered"`).
+    pub tiered: TieredConfig,
     /// Metrics export settings.
     pub metrics: MetricsConfig,
     /// MetricsReporter settings.
@@ -56,6 +59,7 @@ impl Default for CacheConfig {
             adapter: AdapterConfig::default(),
             memory: MemoryConfig::default(),
             redis: RedisConfig::default(),
+            tiered: TieredConfig::default(),
             metrics: MetricsConfig::default(),
             metrics_reporter: MetricsReporterConfig::default(),
             supervisor: SupervisorConfig::default(),
@@ -74,6 +78,118 @@ pub enum AdapterKind {
     Noop,
     /// A Redis server shared by every node of the application (see [`RedisConfig`]).
     Redis,
+    /// A bounded in-memory L1 on every node in front of the Redis L2, kept coherent across
+    /// nodes by Redis server-assisted client-side caching (see [`TieredConfig`]).
+    Tiered,
+}
+
+impl AdapterKind {
+    /// Whether this backend talks to Redis.
+    pub fn uses_redis(self) -> bool {
+        matches!(self, AdapterKind::Redis | AdapterKind::Tiered)
+    }
+}
+
+/// Settings of the tiered backend's L1 (the L2 is the Redis backend, set under `[redis]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TieredConfig {
+    /// The L1's bounds and eviction policy. Never unbounded: both limits must be set.
+    pub l1: TieredL1Config,
+    /// Longest an entry lives in L1, whatever its L2 TTL: a safety net that bounds how stale
+    /// a node can be even if an invalidation were lost.
+    pub l1_ttl_max_ms: u64,
+    /// While Redis is unreachable, a read may be served from an L1 entry filled at most this
+    /// long ago instead of a miss; 0 (the default) = never serve an unverified entry.
+    pub stale_if_error_ms: u64,
+    /// How often the invalidation connection is checked with `PING` (a frozen connection
+    /// that never reports a disconnect is found within this period plus
+    /// `redis.command_timeout_ms`).
+    pub tracking_check_ms: u64,
+}
+
+impl Default for TieredConfig {
+    fn default() -> Self {
+        TieredConfig {
+            l1: TieredL1Config::default(),
+            l1_ttl_max_ms: 30_000,
+            stale_if_error_ms: 0,
+            tracking_check_ms: 1_000,
+        }
+    }
+}
+
+/// Bounds of the tiered backend's L1 table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TieredL1Config {
+    /// Most entries one node's L1 holds (default 100,000).
+    pub max_entries: u64,
+    /// Most bytes one node's L1 holds (default 64 MiB).
+    pub max_bytes: u64,
+    /// How L1 makes room: `lfu` (default) or `lru` (`reject` would refuse fills and is not
+    /// accepted).
+    pub eviction_policy: EvictionPolicy,
+}
+
+impl Default for TieredL1Config {
+    fn default() -> Self {
+        TieredL1Config {
+            max_entries: 100_000,
+            max_bytes: 64 * 1024 * 1024,
+            eviction_policy: EvictionPolicy::Lfu,
+        }
+    }
+}
+
+impl TieredConfig {
+    /// The memory-table settings of the L1: `memory`'s sweep and value limits with the L1's
+    /// own bounds and policy.
+    pub fn l1_memory(&self, memory: &MemoryConfig) -> MemoryConfig {
+        MemoryConfig {
+            max_entries: self.l1.max_entries,
+            max_bytes: self.l1.max_bytes,
+            eviction_policy: self.l1.eviction_policy,
+            ..memory.clone()
+        }
+    }
+
+    fn validate(&self) -> CacheResult<()> {
+        let bad = |key: &str, value: String, message: &str| CacheError::Config {
+            key: format!("tiered.{key}"),
+            value,
+            message: message.into(),
+        };
+        if self.l1.max_entries == 0 {
+            return Err(bad(
+                "l1.max_entries",
+                "0".into(),
+                "the L1 is never unbounded: set a positive entry limit",
+            ));
+        }
+        let min_bytes = crate::backend::ENTRY_OVERHEAD_BYTES as u64 * 16;
+        if self.l1.max_bytes < min_bytes {
+            return Err(bad(
+                "l1.max_bytes",
+                self.l1.max_bytes.to_string(),
+                &format!("the L1 is never unbounded: at least {min_bytes} bytes"),
+            ));
+        }
+        if self.l1.eviction_policy == EvictionPolicy::Reject {
+            return Err(bad(
+                "l1.eviction_policy",
+                "\"reject\"".into(),
+                "an L1 must make room for fills: use \"lfu\" or \"lru\"",
+            ));
+        }
+        if self.l1_ttl_max_ms == 0 {
+            return Err(bad("l1_ttl_max_ms", "0".into(), "must be at least 1"));
+        }
+        if self.tracking_check_ms == 0 {
+            return Err(bad("tracking_check_ms", "0".into(), "must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 /// How facade calls reach the backend.
@@ -572,8 +688,10 @@ impl CacheConfig {
             "metrics.latency_sample_every",
             u64::from(self.metrics.latency_sample_every),
         )?;
-        self.redis
-            .validate(self.effective_adapter() == AdapterKind::Redis)?;
+        self.redis.validate(self.effective_adapter().uses_redis())?;
+        if self.effective_adapter() == AdapterKind::Tiered {
+            self.tiered.validate()?;
+        }
         positive("stampede.wait_timeout_ms", self.stampede.wait_timeout_ms)?;
         let ahead = self.stampede.refresh_ahead;
         if !(0.0..1.0).contains(&ahead) {

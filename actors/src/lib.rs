@@ -80,7 +80,7 @@ pub mod ttl;
 
 pub use backend::{
     BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
-    RedisBackend, TableUsage,
+    RedisBackend, TableUsage, TieredBackend,
 };
 pub use children::ChildKind;
 pub use clock::Clock;
@@ -89,7 +89,7 @@ pub use clock::ManualClock;
 pub use config::{
     AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, EvictionPolicy,
     MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig,
-    StampedeConfig, Strategy, SupervisorConfig,
+    StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]
@@ -98,7 +98,7 @@ pub use glob::Glob;
 pub use ops::{Op, Status};
 pub use secret_url::SecretUrl;
 pub use service::CacheService;
-pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats};
+pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats, TierStats};
 pub use supervisor::{ChildStatus, SupervisorStatus};
 pub use ttl::{MAX_TTL, Ttl};
 

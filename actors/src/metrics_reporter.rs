@@ -5,8 +5,10 @@
 //!   `deeper_hub_core_cache_size_items`, `deeper_hub_core_cache_size_bytes`,
 //!   `deeper_hub_core_cache_hit_ratio` and the `deeper_hub_core_cache_evictions_total{reason}`
 //!   counters (`ttl`, `manual`, `lru`, `lfu`, `capacity`);
+//! - with the tiered backend, sets `deeper_hub_core_cache_tier_reads_total{tier,result}`,
+//!   `..._invalidations_total{source}`, `..._l1_flushes_total` and `..._l1_tracking`;
 //! - logs one INFO line with the hits, misses, hit ratio, items, bytes and evictions since the
-//!   previous report;
+//!   previous report (and, tiered, each tier's reads and the L1's invalidations);
 //! - logs WARN when the interval's miss ratio is above `miss_ratio_warn` over at least
 //!   `miss_ratio_min_requests` reads, and when the table holds more than
 //!   `capacity_warn_items` entries or `capacity_warn_bytes` bytes.
@@ -21,13 +23,13 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::backend::TableUsage;
+use crate::backend::{CacheBackend, TableUsage};
 use crate::children::ChildKind;
 use crate::cleanup::AbortOnDrop;
 use crate::config::MetricsReporterConfig;
 use crate::faults::Faults;
 use crate::slots::Slots;
-use crate::stats::{StatsRegistry, names, ratio};
+use crate::stats::{StatsRegistry, TierStats, names, ratio};
 use crate::store::StoreMsg;
 
 /// Requests the MetricsReporter serves.
@@ -54,6 +56,8 @@ pub struct MetricsReporterArgs {
     pub stats: Arc<StatsRegistry>,
     /// Where to find the current Store.
     pub(crate) slots: Arc<Slots>,
+    /// The backend (for its per-tier figures, if it has tiers).
+    pub backend: Arc<dyn CacheBackend>,
     /// Test-only fault hooks.
     pub faults: Faults,
 }
@@ -97,13 +101,63 @@ impl NsHandles {
     }
 }
 
+/// Counter and gauge handles of the tiered backend's figures.
+#[derive(Debug)]
+struct TierHandles {
+    l1_hit: metrics::Counter,
+    l1_miss: metrics::Counter,
+    l2_hit: metrics::Counter,
+    l2_miss: metrics::Counter,
+    l2_error: metrics::Counter,
+    stale: metrics::Counter,
+    invalidated_tracking: metrics::Counter,
+    invalidated_flush: metrics::Counter,
+    flushes: metrics::Counter,
+    tracking: metrics::Gauge,
+}
+
+impl TierHandles {
+    fn new(cache: &str) -> Self {
+        let read = |tier: &'static str, result: &'static str| metrics::counter!(names::TIER_READS, "cache" => cache.to_string(), "tier" => tier, "result" => result);
+        let inv = |source: &'static str| metrics::counter!(names::INVALIDATIONS, "cache" => cache.to_string(), "source" => source);
+        TierHandles {
+            l1_hit: read("l1", "hit"),
+            l1_miss: read("l1", "miss"),
+            l2_hit: read("l2", "hit"),
+            l2_miss: read("l2", "miss"),
+            l2_error: read("l2", "error"),
+            stale: read("l1", "stale"),
+            invalidated_tracking: inv("tracking"),
+            invalidated_flush: inv("flush"),
+            flushes: metrics::counter!(names::L1_FLUSHES, "cache" => cache.to_string()),
+            tracking: metrics::gauge!(names::L1_TRACKING, "cache" => cache.to_string()),
+        }
+    }
+
+    fn set(&self, t: &TierStats) {
+        self.l1_hit.absolute(t.l1_hits);
+        self.l1_miss.absolute(t.l1_misses);
+        self.l2_hit.absolute(t.l2_hits);
+        self.l2_miss.absolute(t.l2_misses);
+        self.l2_error.absolute(t.l2_errors);
+        self.stale.absolute(t.stale_served);
+        self.invalidated_tracking.absolute(t.invalidations_tracking);
+        self.invalidated_flush.absolute(t.invalidations_flush);
+        self.flushes.absolute(t.flushes);
+        self.tracking.set(if t.tracking_live { 1.0 } else { 0.0 });
+    }
+}
+
 /// Reporter state.
 #[derive(Debug)]
 pub struct MetricsReporterState {
     args: MetricsReporterArgs,
     _timer: AbortOnDrop,
     last: Totals,
+    /// Tier figures at the previous report (tiered backend).
+    last_tiers: TierStats,
     handles: HashMap<String, NsHandles>,
+    tier_handles: Option<TierHandles>,
 }
 
 impl MetricsReporter {
@@ -166,7 +220,20 @@ impl MetricsReporter {
         }
     }
 
-    fn report(state: &mut MetricsReporterState, usage: Option<&TableUsage>) {
+    fn export_tiers(state: &mut MetricsReporterState, tiers: Option<&TierStats>) {
+        let Some(t) = tiers else { return };
+        let cache = &state.args.cache;
+        state
+            .tier_handles
+            .get_or_insert_with(|| TierHandles::new(cache))
+            .set(t);
+    }
+
+    fn report(
+        state: &mut MetricsReporterState,
+        usage: Option<&TableUsage>,
+        tiers: Option<&TierStats>,
+    ) {
         let now = Self::totals(&state.args, usage);
         let last = state.last;
         let hits = now.hits.saturating_sub(last.hits);
@@ -174,6 +241,10 @@ impl MetricsReporter {
         let reads = hits + misses;
         let cfg = &state.args.config;
         let cache = &state.args.cache;
+        // The tiered backend adds each tier's reads and the L1's invalidations since the last
+        // report (items and bytes are then the L1's).
+        let lt = state.last_tiers;
+        let since = |f: fn(&TierStats) -> u64| tiers.map(|t| f(t).saturating_sub(f(&lt)));
         tracing::info!(
             cache = %cache,
             hits,
@@ -183,8 +254,18 @@ impl MetricsReporter {
             bytes = usage.map(|u| u.bytes),
             evicted_ttl = now.evicted_ttl.saturating_sub(last.evicted_ttl),
             evicted_manual = now.evicted_manual.saturating_sub(last.evicted_manual),
+            l1_hits = since(|t| t.l1_hits),
+            l2_hits = since(|t| t.l2_hits),
+            l2_misses = since(|t| t.l2_misses),
+            l2_errors = since(|t| t.l2_errors),
+            invalidations = since(|t| t.invalidations_tracking),
+            l1_flushes = since(|t| t.flushes),
+            l1_live = tiers.map(|t| t.tracking_live),
             "cache stats"
         );
+        if let Some(t) = tiers {
+            state.last_tiers = *t;
+        }
         let miss_ratio = if reads == 0 {
             0.0
         } else {
@@ -248,11 +329,14 @@ impl Actor for MetricsReporter {
         // Start from the current counts so a restarted reporter reports only what is new.
         let usage = Self::usage(&args).await;
         let last = Self::totals(&args, usage.as_ref());
+        let last_tiers = args.backend.tier_stats().unwrap_or_default();
         Ok(MetricsReporterState {
             args,
             _timer: AbortOnDrop(timer),
             last,
+            last_tiers,
             handles: HashMap::new(),
+            tier_handles: None,
         })
     }
 
@@ -275,10 +359,12 @@ impl Actor for MetricsReporter {
                     }
                 }
                 let usage = Self::usage(&state.args).await;
+                let tiers = state.args.backend.tier_stats();
                 if state.args.export {
                     Self::export(state, usage.as_ref());
+                    Self::export_tiers(state, tiers.as_ref());
                 }
-                Self::report(state, usage.as_ref());
+                Self::report(state, usage.as_ref(), tiers.as_ref());
             }
         }
         Ok(())

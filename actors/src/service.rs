@@ -34,7 +34,7 @@ use tracing::Instrument;
 
 use crate::adapter::AdapterMsg;
 use crate::backend::{
-    CacheBackend, MemoryBackend, MemoryTable, NoopBackend, RedisBackend, TableUsage,
+    CacheBackend, MemoryBackend, MemoryTable, NoopBackend, RedisBackend, TableUsage, TieredBackend,
 };
 use crate::clock::Clock;
 use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
@@ -114,6 +114,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop_ticker();
+        self.args.backend.stop();
         if !self.slots.is_closed() {
             self.slots.closed.store(true, Ordering::Release);
             self.supervisor().stop(Some("cache handle dropped".into()));
@@ -184,12 +185,23 @@ impl CacheService {
                 )?),
                 None,
             ),
+            // The L1 is a bounded table the Store and Cleanup actors own and sweep.
+            AdapterKind::Tiered => {
+                let l1 = config.tiered.l1_memory(&config.memory);
+                let table = Arc::new(MemoryTable::with_config(clock, &l1));
+                let l2 = RedisBackend::new(
+                    &redis_within_call_timeout(&config),
+                    config.memory.max_value_bytes,
+                )?;
+                let backend = TieredBackend::new(&name, table.clone(), l2, &config.tiered)?;
+                (Arc::new(backend), Some(table))
+            }
         };
         let slots = Arc::new(Slots::new(config.adapter.effective_partitions()));
         let direct = (config.adapter.mode == DataPlaneMode::Direct).then(|| backend.clone());
         // A backend that waits on the network is bounded by `call_timeout_ms` in the caller's
         // task too (the rpc plane bounds every call by its deadline alarm).
-        let direct_waits = table.is_none() && backend.name() != "noop";
+        let direct_waits = backend.memory_table().is_none() && backend.name() != "noop";
         let stats = Arc::new(StatsRegistry::new(
             &name,
             config.metrics.enabled,
@@ -313,6 +325,7 @@ impl CacheService {
         self.inner.slots.closed.store(true, Ordering::Release);
         self.inner.flights.abort_all();
         self.inner.stop_ticker();
+        self.inner.args.backend.stop();
         let join = self.inner.join.lock().await.take();
         if let Some(join) = join {
             self.inner.supervisor().stop(Some("shutdown".into()));
@@ -557,6 +570,7 @@ impl CacheService {
         let mut out = CacheStats {
             cache: self.inner.name.clone(),
             backend: self.inner.backend_name,
+            tiers: self.inner.args.backend.tier_stats(),
             ..CacheStats::default()
         };
         for ns in self.inner.stats.all() {

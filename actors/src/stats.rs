@@ -145,6 +145,16 @@ pub mod names {
     pub const STAMPEDE: &str = "deeper_hub_core_cache_stampede_total";
     /// Histogram: `get_or_store` generator run time in seconds, by cache and namespace.
     pub const GENERATOR: &str = "deeper_hub_core_cache_generator_duration_seconds";
+    /// Counter: tiered backend reads by cache, tier (`l1`, `l2`) and result (`hit`, `miss`,
+    /// `error`, `stale`).
+    pub const TIER_READS: &str = "deeper_hub_core_cache_tier_reads_total";
+    /// Counter: keys dropped from the L1 by cache and source (`tracking`: Redis reported a
+    /// change; `flush`: a whole-L1 flush).
+    pub const INVALIDATIONS: &str = "deeper_hub_core_cache_invalidations_total";
+    /// Counter: whole-L1 flushes by cache.
+    pub const L1_FLUSHES: &str = "deeper_hub_core_cache_l1_flushes_total";
+    /// Gauge: 1 while the L1's invalidation stream is live (L1 serving reads), else 0.
+    pub const L1_TRACKING: &str = "deeper_hub_core_cache_l1_tracking";
 }
 
 /// Registers the help text and unit of every metric family with the installed recorder
@@ -185,6 +195,25 @@ pub fn describe_metrics() {
         names::STAMPEDE,
         Unit::Count,
         "Stampede protection: coalesced waiters, stale values served, background refreshes."
+    );
+    metrics::describe_counter!(
+        names::TIER_READS,
+        Unit::Count,
+        "Tiered backend reads by tier (l1, l2) and result (hit, miss, error, stale)."
+    );
+    metrics::describe_counter!(
+        names::INVALIDATIONS,
+        Unit::Count,
+        "Keys dropped from the L1: tracking (Redis reported a change), flush (whole-L1 flushes)."
+    );
+    metrics::describe_counter!(
+        names::L1_FLUSHES,
+        Unit::Count,
+        "Whole-L1 flushes (invalidation stream lost or re-established, server flush)."
+    );
+    metrics::describe_gauge!(
+        names::L1_TRACKING,
+        "1 while the L1's invalidation stream is live and L1 serves reads, else 0."
     );
     metrics::describe_histogram!(
         names::GENERATOR,
@@ -458,6 +487,37 @@ pub struct CacheStats {
     pub total: NamespaceStats,
     /// Per namespace, by name.
     pub namespaces: BTreeMap<String, NamespaceStats>,
+    /// The tiered backend's two tiers (`None` on other backends). `items`/`bytes` above are
+    /// then the L1's.
+    pub tiers: Option<TierStats>,
+}
+
+/// What the tiered backend's tiers did since the cache started (`CacheStats::tiers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TierStats {
+    /// Reads served by this node's L1.
+    pub l1_hits: u64,
+    /// Reads L1 could not serve (absent, or the invalidation stream down): they went to L2.
+    pub l1_misses: u64,
+    /// L2 reads that found a value.
+    pub l2_hits: u64,
+    /// L2 reads that found nothing.
+    pub l2_misses: u64,
+    /// L2 reads that failed (Redis unreachable).
+    pub l2_errors: u64,
+    /// Reads answered from an unverified L1 entry while Redis was unreachable
+    /// (`tiered.stale_if_error_ms`).
+    pub stale_served: u64,
+    /// Keys dropped from L1 because Redis reported a change (any client, any node).
+    pub invalidations_tracking: u64,
+    /// Keys dropped from L1 by flushes (stream lost or re-established, a server flush).
+    pub invalidations_flush: u64,
+    /// Whole-L1 flushes.
+    pub flushes: u64,
+    /// Times the invalidation stream was lost.
+    pub tracking_losses: u64,
+    /// Whether the invalidation stream is live now (L1 serving reads).
+    pub tracking_live: bool,
 }
 
 /// The namespaces of one cache and their statistics.

@@ -185,6 +185,7 @@ impl CacheSupervisor {
                     export: args.config.metrics.enabled,
                     stats: args.stats.clone(),
                     slots: args.slots.clone(),
+                    backend: args.backend.clone(),
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, MetricsReporter, a, sup).await?;

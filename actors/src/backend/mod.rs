@@ -5,6 +5,7 @@
 //! | `memory.rs` | [`MemoryBackend`]: the embedded ETS-style table (the default)   |
 //! | `noop.rs`   | [`NoopBackend`]: caching disabled                               |
 //! | `redis.rs`  | [`RedisBackend`]: a Redis server shared by many nodes           |
+//! | `tiered.rs` | [`TieredBackend`]: a per-node L1 over Redis, kept coherent      |
 //!
 //! Backends see encoded values ([`Bytes`] from the shared [codec](crate::codec)), namespaces
 //! and keys as plain strings, and [`Ttl`]s: nothing in the trait assumes the data lives in this
@@ -22,6 +23,7 @@ use crate::ttl::Ttl;
 mod memory;
 mod noop;
 mod redis;
+mod tiered;
 
 pub use memory::{
     ENTRY_OVERHEAD_BYTES, EXPIRY_BUCKET_MS, Eviction, EvictionListener, EvictionReason,
@@ -29,6 +31,7 @@ pub use memory::{
 };
 pub use noop::NoopBackend;
 pub use redis::{BreakerState, RedisBackend};
+pub use tiered::TieredBackend;
 
 /// The operations every backend implements. Object-safe: the adapter holds
 /// `Arc<dyn CacheBackend>`.
@@ -48,6 +51,15 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
     fn memory_table(&self) -> Option<&MemoryTable> {
         None
     }
+
+    /// Per-tier figures, for a backend with tiers (the tiered backend).
+    fn tier_stats(&self) -> Option<crate::stats::TierStats> {
+        None
+    }
+
+    /// Stops the backend's own background work (connections it watches, tasks it runs);
+    /// called once by the cache's `shutdown()`. Calls after it may fail.
+    fn stop(&self) {}
 
     /// The encoded value, or `None` when absent or expired.
     ///

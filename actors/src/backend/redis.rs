@@ -44,7 +44,7 @@ use crate::glob::Glob;
 use crate::ttl::Ttl;
 
 mod breaker;
-mod keys;
+pub(in crate::backend) mod keys;
 
 pub use breaker::BreakerState;
 use breaker::{Breaker, LogLimiter, Permit};
@@ -250,6 +250,63 @@ impl RedisBackend {
     /// How many times the breaker has opened since the backend was created.
     pub fn breaker_opens(&self) -> u64 {
         self.inner.breaker.opens()
+    }
+
+    /// The key layout (prefix and namespace escaping) this backend writes.
+    pub(in crate::backend) fn keys(&self) -> &KeyLayout {
+        &self.inner.keys
+    }
+
+    /// A client for the same server as this backend's, speaking RESP3 (for connections that
+    /// receive push messages, such as client-side-caching invalidations).
+    pub(in crate::backend) fn resp3_client(&self) -> CacheResult<Client> {
+        let info = self.inner.client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(::redis::ProtocolVersion::RESP3);
+        Client::open(info.set_redis_settings(settings)).map_err(|e| self.unavailable("connect", e))
+    }
+
+    /// `redis.command_timeout_ms`.
+    pub(in crate::backend) fn command_timeout(&self) -> Duration {
+        self.inner.command_timeout
+    }
+
+    /// Replaces every secret of the URL in `s` by `***`.
+    pub(in crate::backend) fn scrub(&self, s: String) -> String {
+        scrub(&self.inner.secrets, s)
+    }
+
+    /// `GET` and `PTTL` of one key in one round trip: the value and its remaining TTL, `None`
+    /// when absent.
+    ///
+    /// # Errors
+    /// As [`CacheBackend::get`].
+    pub(in crate::backend) async fn get_with_ttl(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> CacheResult<Option<(Bytes, Ttl)>> {
+        let k = &self.inner.keys.key(ns, key);
+        let (value, pttl): (Option<Bytes>, i64) = self
+            .call(
+                "get",
+                Kind::Value,
+                true,
+                Some(k.as_str()),
+                |mut c| async move {
+                    ::redis::pipe()
+                        .cmd("GET")
+                        .arg(k)
+                        .cmd("PTTL")
+                        .arg(k)
+                        .query_async(&mut c)
+                        .await
+                },
+            )
+            .await?;
+        Ok(value.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t))))
     }
 
     /// The redacted URL this backend talks to.

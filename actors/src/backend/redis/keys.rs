@@ -106,6 +106,31 @@ impl KeyLayout {
         out
     }
 
+    /// The `(namespace, key)` a Redis key of this layout stands for (the inverse of
+    /// [`KeyLayout::key`]); `None` for keys outside the prefix or not of the layout (another
+    /// application's keys, a lease or generation key of the cache's own).
+    pub(crate) fn parse(&self, redis_key: &[u8]) -> Option<(String, String)> {
+        let rest = redis_key
+            .strip_prefix(self.prefix.as_bytes())?
+            .strip_prefix(b":")?;
+        let rest = std::str::from_utf8(rest).ok()?;
+        let mut ns = String::new();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => ns.push(chars.next()?.1),
+                ':' => return Some((ns, rest[i + 1..].to_string())),
+                c => ns.push(c),
+            }
+        }
+        None
+    }
+
+    /// The prefix every key of this layout starts with, `{prefix}:`.
+    pub(crate) fn prefix_start(&self) -> String {
+        format!("{}:", self.prefix)
+    }
+
     /// The literal start of every key of `ns`: `{prefix}:{escaped namespace}:`.
     pub(crate) fn namespace_start(&self, ns: &str) -> String {
         format!("{}:{}:", self.prefix, escape_namespace(ns))
@@ -146,6 +171,28 @@ mod tests {
         assert_eq!(l.namespace_pattern("a*"), "deeper_cache:a\\*:*");
         assert_eq!(l.namespace_pattern("a:b"), "deeper_cache:a\\\\:b:*");
         assert_eq!(l.all_pattern(), "deeper_cache:*");
+    }
+
+    #[test]
+    fn parse_inverts_key() {
+        let l = KeyLayout::new("p");
+        for (ns, key) in [
+            ("default", "user:1"),
+            ("a:b", "c"),
+            ("a\\", ":b"),
+            ("a\\:b", "c\\:d"),
+            ("é", ""),
+        ] {
+            let k = l.key(ns, key);
+            assert_eq!(
+                l.parse(k.as_bytes()),
+                Some((ns.to_string(), key.to_string())),
+                "{k}"
+            );
+        }
+        assert_eq!(l.parse(b"q:default:k"), None);
+        assert_eq!(l.parse(b"p:unterminated"), None);
+        assert_eq!(l.parse(b"pp:default:k"), None);
     }
 
     #[test]
