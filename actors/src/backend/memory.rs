@@ -46,12 +46,15 @@
 //! refused by `reject` or for being larger than `max_bytes`). An [`EvictionListener`] receives
 //! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
 
+mod entry;
 mod expiry;
 mod policy;
 
+pub use self::entry::ENTRY_OVERHEAD_BYTES;
+
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -61,8 +64,9 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
 use serde::Serialize;
 
+use self::entry::{Entry, NEVER, Value, entry_size};
 use self::expiry::{BUCKET_MS, Due, ExpiryIndex, Item, NO_BUCKET, bucket_of};
-use self::policy::{EXPIRED, MAX_HITS, NO_NODE, Policy, Resident};
+use self::policy::{EXPIRED, Policy, Resident};
 use super::CacheBackend;
 use crate::clock::{Clock, remaining};
 use crate::codec;
@@ -71,90 +75,6 @@ use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::stats::StripedCount;
 use crate::ttl::Ttl;
-
-/// Estimated bookkeeping bytes per entry (map slot, entry header, expiry, policy node), added
-/// to the key and value lengths in the table's byte count and in `memory.max_bytes`. An
-/// estimate, stated so byte figures are comparable; `docs/PERFORMANCE.md` has the measured
-/// resident memory per entry.
-pub const ENTRY_OVERHEAD_BYTES: usize = 64;
-
-/// `Entry::expires_at` of an entry that never expires.
-const NEVER: u64 = u64::MAX;
-
-/// One stored entry.
-#[derive(Debug)]
-struct Entry {
-    value: Value,
-    /// Absolute expiry in clock milliseconds, [`NEVER`] for none.
-    expires_at: u64,
-    /// Bucket of this entry's expiry-index item, [`NO_BUCKET`] when it has none.
-    indexed: u32,
-    /// Policy node ([`NO_NODE`] when the table is unbounded or the policy is `reject`).
-    node: u32,
-    /// Hits since the policy last looked (saturating at [`MAX_HITS`]); `lfu` only.
-    hits: AtomicU8,
-}
-
-#[derive(Debug)]
-enum Value {
-    Bytes(Bytes),
-    // Boxed so a plain value's entry stays small (a `HashSet` is 48 bytes inline).
-    #[allow(clippy::box_collection)]
-    Set(Box<HashSet<Bytes>>),
-}
-
-impl Value {
-    fn kind(&self) -> &'static str {
-        match self {
-            Value::Bytes(_) => "a value",
-            Value::Set(_) => "a set",
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Value::Bytes(b) => b.len(),
-            Value::Set(s) => s.iter().map(Bytes::len).sum(),
-        }
-    }
-}
-
-impl Entry {
-    fn new(value: Value, expires_at: u64) -> Self {
-        Entry {
-            value,
-            expires_at,
-            indexed: NO_BUCKET,
-            node: NO_NODE,
-            hits: AtomicU8::new(0),
-        }
-    }
-
-    #[inline]
-    fn is_live(&self, now: u64) -> bool {
-        self.expires_at > now
-    }
-
-    fn size(&self, key: &str) -> i64 {
-        entry_size(key.len(), self.value.len()) as i64
-    }
-
-    /// Counts a hit for the frequency policy: a relaxed load, and a store only below the cap,
-    /// so a hot entry stops writing its cache line once saturated.
-    #[inline]
-    fn hit(&self) {
-        let h = self.hits.load(Ordering::Relaxed);
-        if h < MAX_HITS {
-            self.hits.store(h + 1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Bytes an entry counts for: key, encoded value and [`ENTRY_OVERHEAD_BYTES`].
-#[inline]
-fn entry_size(key_len: usize, value_len: usize) -> u64 {
-    (key_len + value_len + ENTRY_OVERHEAD_BYTES) as u64
-}
 
 /// Why an entry left the table on its own, as told to an [`EvictionListener`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
