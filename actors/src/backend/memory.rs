@@ -4,10 +4,10 @@
 //! # Layout
 //! A copy-on-write map of namespaces (read lock-free through `arc-swap`; a namespace is created
 //! once, on its first write, and gets a small numeric id) whose values are per-namespace
-//! [`DashMap`]s keyed by `Arc<str>`. Per-namespace maps make `clear()` of one namespace and
-//! `delete_pattern` touch only that namespace. DashMap was picked over `scc` and `papaya` by the
-//! `table_maps` benchmark (see `docs/PERFORMANCE.md`). The key's allocation is shared by the map,
-//! the expiry index and the eviction policy, so neither copies keys.
+//! [`DashMap`](dashmap::DashMap)s keyed by `Arc<str>`. Per-namespace maps make `clear()` of one
+//! namespace and `delete_pattern` touch only that namespace. DashMap was picked over `scc` and
+//! `papaya` by the `table_maps` benchmark (see `docs/PERFORMANCE.md`). The key's allocation is
+//! shared by the map, the expiry index and the eviction policy, so neither copies keys.
 //!
 //! Every read path checks expiry against the [`Clock`], so an expired entry is a miss whether
 //! or not the Cleanup actor has swept it yet. Atomic read-modify-write operations (counters,
@@ -48,24 +48,26 @@
 
 mod entry;
 mod expiry;
+mod namespaces;
 mod policy;
 
 pub use self::entry::ENTRY_OVERHEAD_BYTES;
+pub use self::namespaces::{NamespaceUsage, TableUsage};
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use async_trait::async_trait;
 use bytes::Bytes;
-use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
 use serde::Serialize;
 
 use self::entry::{Entry, NEVER, Value, entry_size};
 use self::expiry::{BUCKET_MS, Due, ExpiryIndex, Item, NO_BUCKET, bucket_of};
+use self::namespaces::NsTable;
 use self::policy::{EXPIRED, Policy, Resident};
 use super::CacheBackend;
 use crate::clock::{Clock, remaining};
@@ -136,90 +138,6 @@ enum Removal {
 /// Hasher of the table's maps: foldhash (fast, DoS-resistant per-process seed), measured
 /// faster than the default SipHash on short keys.
 type Hasher = foldhash::fast::RandomState;
-
-/// One namespace's entries and its counters.
-#[derive(Debug)]
-struct NsTable {
-    id: u32,
-    name: Arc<str>,
-    map: DashMap<Arc<str>, Entry, Hasher>,
-    /// Entries in the map: raised before an insert, lowered after a removal, so it is never
-    /// below the map's size (`DashMap::len` sums its shards one by one, which is not a
-    /// consistent count under concurrent inserts and removals).
-    entries: AtomicI64,
-    /// Sum of [`Entry::size`] over the map; adjusted on every mutation.
-    bytes: AtomicI64,
-    evicted_ttl: AtomicU64,
-    evicted_manual: AtomicU64,
-    evicted_lru: AtomicU64,
-    evicted_lfu: AtomicU64,
-    evicted_capacity: AtomicU64,
-}
-
-impl NsTable {
-    fn new(id: u32, name: &str) -> Self {
-        NsTable {
-            id,
-            name: Arc::from(name),
-            map: DashMap::default(),
-            entries: AtomicI64::new(0),
-            bytes: AtomicI64::new(0),
-            evicted_ttl: AtomicU64::new(0),
-            evicted_manual: AtomicU64::new(0),
-            evicted_lru: AtomicU64::new(0),
-            evicted_lfu: AtomicU64::new(0),
-            evicted_capacity: AtomicU64::new(0),
-        }
-    }
-
-    fn count(&self, how: Removal) {
-        let c = match how {
-            Removal::Manual => &self.evicted_manual,
-            Removal::Ttl => &self.evicted_ttl,
-            Removal::Lru => &self.evicted_lru,
-            Removal::Lfu => &self.evicted_lfu,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn refuse(&self, limit: &'static str, max: u64, needed: u64) -> CacheError {
-        self.evicted_capacity.fetch_add(1, Ordering::Relaxed);
-        CacheError::CapacityExceeded { limit, max, needed }
-    }
-}
-
-/// Entry and byte counts of one namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NamespaceUsage {
-    /// Namespace name.
-    pub namespace: String,
-    /// Entries held, including expired ones not yet swept.
-    pub entries: u64,
-    /// Estimated bytes: keys + encoded values + [`ENTRY_OVERHEAD_BYTES`] per entry.
-    pub bytes: u64,
-    /// Expired entries removed so far (`reason="ttl"`).
-    pub evicted_ttl: u64,
-    /// Live entries removed by delete, clear or delete_pattern so far (`reason="manual"`).
-    pub evicted_manual: u64,
-    /// Live entries evicted by the `lru` policy (`reason="lru"`).
-    pub evicted_lru: u64,
-    /// Live entries evicted by the `lfu` policy (`reason="lfu"`).
-    pub evicted_lfu: u64,
-    /// Writes refused for capacity: by the `reject` policy, or an entry larger than
-    /// `memory.max_bytes` (`reason="capacity"`).
-    pub evicted_capacity: u64,
-}
-
-/// Entry and byte counts of the whole table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TableUsage {
-    /// Entries held, including expired ones not yet swept.
-    pub entries: u64,
-    /// Estimated bytes (see [`NamespaceUsage::bytes`]).
-    pub bytes: u64,
-    /// Per-namespace figures, sorted by name.
-    pub namespaces: Vec<NamespaceUsage>,
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -388,51 +306,6 @@ impl MemoryTable {
         self.policy
             .as_ref()
             .map(|p| p.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
-    }
-
-    /// Runs `f` on a namespace's table if it exists.
-    #[inline]
-    fn with_ns<R>(&self, ns: &str, f: impl FnOnce(&NsTable) -> R) -> Option<R> {
-        self.namespaces.load().get(ns).map(|t| f(t))
-    }
-
-    /// Runs `f` on the namespace's table, created on first use. The table is borrowed from
-    /// the current namespace map, not cloned: a clone would bump one shared reference count
-    /// on every write, a cache line that two writing cores would pass back and forth.
-    fn with_ns_or_create<R>(&self, ns: &str, f: impl FnOnce(&NsTable) -> R) -> R {
-        let map = self.namespaces.load();
-        if let Some(t) = map.get(ns) {
-            return f(t);
-        }
-        drop(map);
-        f(&self.create_ns(ns))
-    }
-
-    /// Creates the namespace's table (the slow path of [`Self::with_ns_or_create`]), or
-    /// returns the one a racing writer created first.
-    fn create_ns(&self, ns: &str) -> Arc<NsTable> {
-        let _guard = self
-            .create_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(t) = self.namespaces.load().get(ns) {
-            return t.clone();
-        }
-        let ids = self.by_id.load_full();
-        let t = Arc::new(NsTable::new(ids.len() as u32, ns));
-        let mut next_ids = Vec::clone(&ids);
-        next_ids.push(t.clone());
-        self.by_id.store(Arc::new(next_ids));
-        let mut next = HashMap::clone(&self.namespaces.load());
-        next.insert(Arc::from(ns), t.clone());
-        self.namespaces.store(Arc::new(next));
-        t
-    }
-
-    fn all_namespaces(&self) -> Vec<Arc<NsTable>> {
-        let mut v = Vec::clone(&self.by_id.load());
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
     }
 
     fn check_size(&self, len: usize) -> CacheResult<()> {
@@ -663,29 +536,6 @@ impl MemoryTable {
         {
             p.touch(node, key);
         }
-    }
-
-    /// Entry and byte counts per namespace. Counts include expired entries not yet swept.
-    pub fn usage(&self) -> TableUsage {
-        let mut usage = TableUsage::default();
-        for t in self.all_namespaces() {
-            let entries = t.entries.load(Ordering::Relaxed).max(0) as u64;
-            let bytes = t.bytes.load(Ordering::Relaxed).max(0) as u64;
-            usage.entries += entries;
-            usage.bytes += bytes;
-            let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-            usage.namespaces.push(NamespaceUsage {
-                namespace: t.name.to_string(),
-                entries,
-                bytes,
-                evicted_ttl: n(&t.evicted_ttl),
-                evicted_manual: n(&t.evicted_manual),
-                evicted_lru: n(&t.evicted_lru),
-                evicted_lfu: n(&t.evicted_lfu),
-                evicted_capacity: n(&t.evicted_capacity),
-            });
-        }
-        usage
     }
 
     /// Removes expired entries found through the expiry index, `batch` index items at a time,
