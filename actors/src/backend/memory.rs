@@ -50,9 +50,11 @@ mod entry;
 mod expiry;
 mod namespaces;
 mod policy;
+mod removal;
 
 pub use self::entry::ENTRY_OVERHEAD_BYTES;
 pub use self::namespaces::{NamespaceUsage, TableUsage};
+pub use self::removal::{Eviction, EvictionListener, EvictionReason};
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
@@ -63,12 +65,12 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use async_trait::async_trait;
 use bytes::Bytes;
 use dashmap::mapref::entry::Entry as MapEntry;
-use serde::Serialize;
 
 use self::entry::{Entry, NEVER, Value, entry_size};
 use self::expiry::{BUCKET_MS, Due, ExpiryIndex, Item, NO_BUCKET, bucket_of};
 use self::namespaces::NsTable;
 use self::policy::{EXPIRED, Policy, Resident};
+use self::removal::{Events, ListenerSlot, Removal};
 use super::CacheBackend;
 use crate::clock::{Clock, remaining};
 use crate::codec;
@@ -77,63 +79,6 @@ use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::stats::StripedCount;
 use crate::ttl::Ttl;
-
-/// Why an entry left the table on its own, as told to an [`EvictionListener`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[non_exhaustive]
-pub enum EvictionReason {
-    /// It expired (removed by a sweep, or found expired by a write or an eviction).
-    Ttl,
-    /// Evicted by the `lru` policy to respect a limit.
-    Lru,
-    /// Evicted by the `lfu` policy to respect a limit.
-    Lfu,
-}
-
-impl EvictionReason {
-    /// The `reason` label value of `deeper_hub_core_cache_evictions_total`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvictionReason::Ttl => "ttl",
-            EvictionReason::Lru => "lru",
-            EvictionReason::Lfu => "lfu",
-        }
-    }
-}
-
-/// One entry the table removed on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Eviction {
-    /// Its namespace.
-    pub namespace: Arc<str>,
-    /// Its key.
-    pub key: Arc<str>,
-    /// Why it went.
-    pub reason: EvictionReason,
-}
-
-/// A callback told of every entry the table removes on its own (expiry and eviction; not
-/// deletes, clears or overwrites, which the application does itself). It runs in the thread
-/// whose operation caused the removal, after the table's locks are released, so it may call
-/// the cache; keep it short (send to a channel for slow work).
-pub type EvictionListener = Arc<dyn Fn(&Eviction) + Send + Sync>;
-
-struct ListenerSlot(EvictionListener);
-
-impl std::fmt::Debug for ListenerSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EvictionListener")
-    }
-}
-
-/// How an entry left: the counter it goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Removal {
-    Manual,
-    Ttl,
-    Lru,
-    Lfu,
-}
 
 /// Hasher of the table's maps: foldhash (fast, DoS-resistant per-process seed), measured
 /// faster than the default SipHash on short keys.
@@ -159,39 +104,6 @@ enum ReadMode {
 
 /// An `lru` hit to record once the map's lock is released: the node and the key's address.
 type Touch = Option<(u32, usize)>;
-
-/// Evictions collected under the locks and handed to the listener after them.
-struct Events {
-    listener: Option<Arc<ListenerSlot>>,
-    list: Vec<Eviction>,
-}
-
-impl Events {
-    fn new(table: &MemoryTable) -> Self {
-        Events {
-            listener: table.listener.load_full(),
-            list: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, t: &NsTable, key: &Arc<str>, reason: EvictionReason) {
-        if self.listener.is_some() {
-            self.list.push(Eviction {
-                namespace: t.name.clone(),
-                key: key.clone(),
-                reason,
-            });
-        }
-    }
-
-    fn emit(self) {
-        if let Some(l) = self.listener {
-            for e in &self.list {
-                (l.0)(e);
-            }
-        }
-    }
-}
 
 /// The shared in-memory table. The supervisor keeps it in an `Arc` and hands it to each
 /// incarnation of the Store, Cleanup and Adapter actors, so no child's crash loses an entry
@@ -270,12 +182,6 @@ impl MemoryTable {
     /// The clock this table expires entries by.
     pub fn clock(&self) -> &Clock {
         &self.clock
-    }
-
-    /// Sets (or, with `None`, removes) the eviction listener.
-    pub fn set_eviction_listener(&self, listener: Option<EvictionListener>) {
-        self.listener
-            .store(listener.map(|l| Arc::new(ListenerSlot(l))));
     }
 
     /// Entries and bytes held by the whole table, as the limits see them. For a bounded
@@ -401,37 +307,6 @@ impl MemoryTable {
         }
         e.indexed = b;
         self.expiry.insert(b, self.item(ns, key));
-    }
-
-    /// Bookkeeping of an entry that left the map: bytes, expiry index, policy, counters,
-    /// listener.
-    #[allow(clippy::too_many_arguments)]
-    fn forget(
-        &self,
-        policy: Option<&mut Policy>,
-        t: &NsTable,
-        key: &Arc<str>,
-        e: &Entry,
-        how: Removal,
-        unindex: bool,
-        events: &mut Events,
-    ) {
-        t.entries.fetch_sub(1, Ordering::Relaxed);
-        self.settle(t, -e.size(key), 0);
-        if unindex && e.indexed != NO_BUCKET {
-            self.expiry.remove(e.indexed, &self.item(t.id, key));
-        }
-        if let Some(p) = policy {
-            p.remove(e.node);
-        }
-        t.count(how);
-        let reason = match how {
-            Removal::Manual => return,
-            Removal::Ttl => EvictionReason::Ttl,
-            Removal::Lru => EvictionReason::Lru,
-            Removal::Lfu => EvictionReason::Lfu,
-        };
-        events.push(t, key, reason);
     }
 
     /// Evicts the policy's victim; `false` when there is nothing to evict.

@@ -16,7 +16,8 @@ use dashmap::DashMap;
 use serde::Serialize;
 
 use super::entry::Entry;
-use super::{Hasher, MemoryTable, Removal};
+use super::removal::Removal;
+use super::{Hasher, MemoryTable};
 use crate::error::CacheError;
 
 /// One namespace's entries and its counters.
