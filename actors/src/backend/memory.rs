@@ -21,24 +21,9 @@
 //!
 //! # Limits (`memory.max_entries`, `memory.max_bytes`) and policies (`memory/policy.rs`)
 //! Off by default: an unbounded table has no policy and takes no global lock. When a limit is
-//! set, the table keeps an exact entry count and a global byte count, and a policy mutex
-//! serialises the *creation of new keys* and *removals*; reads and in-place overwrites do not
-//! take it (except the exact `lru` policy, whose hits do).
-//!
-//! - **Inserting a new key** happens under the policy mutex: the writer first evicts (`lfu`,
-//!   `lru`) or fails with [`CacheError::CapacityExceeded`] (`reject`) until the new entry fits,
-//!   then inserts. Eviction is amortised O(1) per write: the policy names its victim from the
-//!   end of a queue, never by scanning the table.
-//! - **The bound on entries is exact**: the count never exceeds `max_entries`, at any moment,
-//!   under any concurrency (only inserts of new keys add entries, and they are serialised).
-//! - **The bound on bytes has a bounded slack** under `lfu` and `lru`: an overwrite that grows
-//!   an entry (a longer value, a set member, a counter's extra digit) charges the global byte
-//!   count first and evicts right after releasing the entry's lock. Between the two the table
-//!   can be over `max_bytes` by at most the growth of the overwrites in flight — at most one
-//!   per writing thread, each at most `max_value_bytes` plus the key. Under `reject` the growth
-//!   is reserved before the entry changes, so the byte bound is exact there too.
-//! - An entry larger than `max_bytes` by itself is refused with `CapacityExceeded` under every
-//!   policy.
+//! set, a policy mutex serialises the creation of new keys and removals; the bound on entries
+//! is exact and the bound on bytes has a bounded slack under `lfu` and `lru`.
+//! `memory/eviction.rs` states these guarantees in full.
 //!
 //! Removals are counted per namespace and reason: `ttl` (expired entries removed by sweeps,
 //! overwrites, deletes or evictions), `manual` (live entries removed by delete, clear or
@@ -47,6 +32,7 @@
 //! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
 
 mod entry;
+mod eviction;
 mod expiry;
 mod namespaces;
 mod policy;
@@ -59,7 +45,7 @@ pub use self::removal::{Eviction, EvictionListener, EvictionReason};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use async_trait::async_trait;
@@ -67,9 +53,10 @@ use bytes::Bytes;
 use dashmap::mapref::entry::Entry as MapEntry;
 
 use self::entry::{Entry, NEVER, Value, entry_size};
+use self::eviction::{Limits, ReadMode, Touch};
 use self::expiry::{BUCKET_MS, Due, ExpiryIndex, Item, NO_BUCKET, bucket_of};
 use self::namespaces::NsTable;
-use self::policy::{EXPIRED, Policy, Resident};
+use self::policy::Policy;
 use self::removal::{Events, ListenerSlot, Removal};
 use super::CacheBackend;
 use crate::clock::{Clock, remaining};
@@ -83,27 +70,6 @@ use crate::ttl::Ttl;
 /// Hasher of the table's maps: foldhash (fast, DoS-resistant per-process seed), measured
 /// faster than the default SipHash on short keys.
 type Hasher = foldhash::fast::RandomState;
-
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_entries: u64,
-    max_bytes: u64,
-    policy: EvictionPolicy,
-}
-
-/// What a read does besides reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadMode {
-    /// Nothing (unbounded, or `reject`).
-    Plain,
-    /// Bump the entry's hit counter (`lfu`).
-    Hits,
-    /// Move the entry to the front under the policy mutex (`lru`).
-    Lru,
-}
-
-/// An `lru` hit to record once the map's lock is released: the node and the key's address.
-type Touch = Option<(u32, usize)>;
 
 /// The shared in-memory table. The supervisor keeps it in an `Arc` and hands it to each
 /// incarnation of the Store, Cleanup and Adapter actors, so no child's crash loses an entry
@@ -184,34 +150,9 @@ impl MemoryTable {
         &self.clock
     }
 
-    /// Entries and bytes held by the whole table, as the limits see them. For a bounded
-    /// table both are exact global counts (the entry count under the policy mutex); for an
-    /// unbounded one they are summed over the namespaces.
-    pub fn held(&self) -> (u64, u64) {
-        match self.lock_policy() {
-            Some(p) => (p.len(), self.bytes.load(Ordering::Relaxed).max(0) as u64),
-            None => {
-                let u = self.usage();
-                (u.entries, u.bytes)
-            }
-        }
-    }
-
     /// Items in the expiry index (one per entry with a TTL, see `memory/expiry.rs`).
     pub fn expiry_index_len(&self) -> usize {
         self.expiry.len()
-    }
-
-    /// Bytes held by the eviction policy's own structures (node slab and frequency sketch;
-    /// 0 for an unbounded table).
-    pub fn policy_metadata_bytes(&self) -> usize {
-        self.lock_policy().map_or(0, |p| p.metadata_bytes())
-    }
-
-    fn lock_policy(&self) -> Option<MutexGuard<'_, Policy>> {
-        self.policy
-            .as_ref()
-            .map(|p| p.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     fn check_size(&self, len: usize) -> CacheResult<()> {
@@ -220,15 +161,6 @@ impl MemoryTable {
                 size: len,
                 limit: self.max_value_bytes,
             });
-        }
-        Ok(())
-    }
-
-    /// Refuses an entry larger than `max_bytes` by itself.
-    fn check_fits(&self, t: &NsTable, size: u64) -> CacheResult<()> {
-        let max = self.limits.max_bytes;
-        if max > 0 && size > max {
-            return Err(t.refuse("memory.max_bytes", max, size));
         }
         Ok(())
     }
@@ -244,49 +176,6 @@ impl MemoryTable {
             ns,
             key: key.clone(),
         }
-    }
-
-    fn bounded_bytes(&self) -> bool {
-        self.policy.is_some()
-    }
-
-    /// Before an entry grows by `n` bytes: under `reject` with a byte limit, reserves them in
-    /// the global count or refuses the write. Returns what was reserved.
-    fn reserve(&self, t: &NsTable, n: i64) -> CacheResult<i64> {
-        let max = self.limits.max_bytes;
-        if n <= 0 || max == 0 || self.limits.policy != EvictionPolicy::Reject {
-            return Ok(0);
-        }
-        let mut cur = self.bytes.load(Ordering::Relaxed);
-        loop {
-            let next = cur + n;
-            if next as u64 > max {
-                return Err(t.refuse("memory.max_bytes", max, next as u64));
-            }
-            match self
-                .bytes
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(n),
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-
-    /// Records an entry's size change of `delta` bytes of which `reserved` were reserved.
-    fn settle(&self, t: &NsTable, delta: i64, reserved: i64) {
-        if delta != 0 {
-            t.bytes.fetch_add(delta, Ordering::Relaxed);
-        }
-        if self.bounded_bytes() && delta != reserved {
-            self.bytes.fetch_add(delta - reserved, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether the table is over `max_bytes` (growth in flight): evict after the write.
-    fn over_bytes(&self) -> bool {
-        let max = self.limits.max_bytes;
-        max > 0 && self.bytes.load(Ordering::Relaxed).max(0) as u64 > max
     }
 
     /// Makes sure `e`'s expiry is indexed (see `memory/expiry.rs`).
@@ -307,110 +196,6 @@ impl MemoryTable {
         }
         e.indexed = b;
         self.expiry.insert(b, self.item(ns, key));
-    }
-
-    /// Evicts the policy's victim; `false` when there is nothing to evict.
-    fn evict_one(&self, p: &mut Policy, events: &mut Events) -> bool {
-        let Some((node, ns, key)) = p.victim(self) else {
-            return false;
-        };
-        let by_id = self.by_id.load();
-        let removed = by_id.get(ns as usize).and_then(|t| {
-            t.map
-                .remove(&*key)
-                .map(|(k, e)| (t, k, e))
-                .filter(|(_, _, e)| e.node == node)
-        });
-        match removed {
-            Some((t, k, e)) => {
-                let how = if !e.is_live(self.clock.now_ms()) {
-                    Removal::Ttl
-                } else if self.limits.policy == EvictionPolicy::Lru {
-                    Removal::Lru
-                } else {
-                    Removal::Lfu
-                };
-                self.forget(Some(p), t, &k, &e, how, true, events);
-            }
-            // Not reachable while every insert and removal runs under the policy mutex; drop
-            // the node rather than loop on it.
-            None => p.remove(node),
-        }
-        true
-    }
-
-    /// Under the policy mutex: evicts (or refuses, under `reject`) until one more entry of
-    /// `size` bytes fits.
-    fn make_room(
-        &self,
-        p: &mut Policy,
-        t: &NsTable,
-        size: u64,
-        events: &mut Events,
-    ) -> CacheResult<()> {
-        let Limits {
-            max_entries,
-            max_bytes,
-            policy,
-        } = self.limits;
-        loop {
-            let entries = p.len() + 1;
-            let bytes = self.bytes.load(Ordering::Relaxed).max(0) as u64 + size;
-            let over_entries = max_entries > 0 && entries > max_entries;
-            let over_bytes = max_bytes > 0 && bytes > max_bytes;
-            if !over_entries && !over_bytes {
-                return Ok(());
-            }
-            if policy == EvictionPolicy::Reject {
-                return Err(if over_entries {
-                    t.refuse("memory.max_entries", max_entries, entries)
-                } else {
-                    t.refuse("memory.max_bytes", max_bytes, bytes)
-                });
-            }
-            if !self.evict_one(p, events) {
-                // Nothing left to evict: only other writers' in-flight growth is over the
-                // limit (the documented slack); they evict after themselves.
-                return Ok(());
-            }
-        }
-    }
-
-    /// After a write outside the policy mutex: evict growth in flight, record an `lru` hit.
-    fn after_write(&self, touch: Touch, shrink: bool, events: &mut Events) {
-        if !shrink && touch.is_none() {
-            return;
-        }
-        if let Some(mut p) = self.lock_policy() {
-            if shrink {
-                while self.over_bytes() && self.evict_one(&mut p, events) {}
-            }
-            if let Some((node, key)) = touch {
-                p.touch(node, key);
-            }
-        }
-    }
-
-    #[inline]
-    fn note_hit(&self, key: &Arc<str>, e: &Entry) -> Touch {
-        match self.read_mode {
-            ReadMode::Plain => None,
-            ReadMode::Hits => {
-                e.hit();
-                self.hits.add_one();
-                None
-            }
-            ReadMode::Lru => Some((e.node, Arc::as_ptr(key) as *const u8 as usize)),
-        }
-    }
-
-    #[inline]
-    fn touch(&self, touch: Touch) {
-        if let Some((node, key)) = touch
-            && let Some(mut p) = self.lock_policy()
-        {
-            p.touch(node, key);
-        }
     }
 
     /// Removes expired entries found through the expiry index, `batch` index items at a time,
@@ -975,27 +760,6 @@ impl MemoryTable {
             return 0;
         };
         self.remove_where(&t, now, |k| pattern.matches(k))
-    }
-}
-
-impl Resident for MemoryTable {
-    fn take_hits(&self, ns: u32, key: &str) -> u8 {
-        let by_id = self.by_id.load();
-        let Some(t) = by_id.get(ns as usize) else {
-            return EXPIRED;
-        };
-        match t.map.get(key) {
-            Some(e) if e.is_live(self.clock.now_ms()) => e.hits.swap(0, Ordering::Relaxed),
-            _ => EXPIRED,
-        }
-    }
-
-    fn hash(&self, ns: u32, key: &str) -> u64 {
-        self.item_hash(ns, key)
-    }
-
-    fn hits_total(&self) -> u64 {
-        self.hits.total()
     }
 }
 
