@@ -31,6 +31,7 @@
 //! refused by `reject` or for being larger than `max_bytes`). An [`EvictionListener`] receives
 //! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
 
+mod clear;
 mod counters_sets;
 mod entry;
 mod eviction;
@@ -58,7 +59,7 @@ use self::eviction::{Limits, ReadMode};
 use self::expiry::{BUCKET_MS, ExpiryIndex};
 use self::namespaces::NsTable;
 use self::policy::Policy;
-use self::removal::{Events, ListenerSlot, Removal};
+use self::removal::ListenerSlot;
 use super::CacheBackend;
 use crate::clock::Clock;
 use crate::config::{EvictionPolicy, MemoryConfig};
@@ -153,56 +154,6 @@ impl MemoryTable {
     #[inline]
     fn item_hash(&self, ns: u32, key: &str) -> u64 {
         self.item_hasher.hash_one((ns, key))
-    }
-
-    /// Removes every entry of `t` for which `remove` says so, counting removals; returns the
-    /// number of live entries removed.
-    fn remove_where(&self, t: &NsTable, now: u64, mut remove: impl FnMut(&str) -> bool) -> u64 {
-        let mut events = Events::new(self);
-        let mut p = self.lock_policy();
-        let mut live = 0u64;
-        t.map.retain(|k, e| {
-            if !remove(k) {
-                return true;
-            }
-            let how = if e.is_live(now) {
-                live += 1;
-                Removal::Manual
-            } else {
-                Removal::Ttl
-            };
-            self.forget(p.as_deref_mut(), t, k, e, how, true, &mut events);
-            false
-        });
-        drop(p);
-        events.emit();
-        live
-    }
-
-    fn clear(&self, ns: Option<&str>) -> u64 {
-        let now = self.clock.now_ms();
-        let tables: Vec<Arc<NsTable>> = match ns {
-            Some(ns) => self
-                .namespaces
-                .load()
-                .get(ns)
-                .cloned()
-                .into_iter()
-                .collect(),
-            None => self.all_namespaces(),
-        };
-        tables
-            .iter()
-            .map(|t| self.remove_where(t, now, |_| true))
-            .sum()
-    }
-
-    fn delete_pattern(&self, ns: &str, pattern: &Glob) -> u64 {
-        let now = self.clock.now_ms();
-        let Some(t) = self.namespaces.load().get(ns).cloned() else {
-            return 0;
-        };
-        self.remove_where(&t, now, |k| pattern.matches(k))
     }
 }
 
