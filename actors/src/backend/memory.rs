@@ -13,17 +13,32 @@
 //! or not the Cleanup actor has swept it yet. Atomic read-modify-write operations (counters,
 //! sets) run under DashMap's per-key entry lock.
 //!
-//! # Expiry (`memory/expiry.rs`)
+//! # Files
+//! | file                      | owns                                                        |
+//! |---------------------------|-------------------------------------------------------------|
+//! | `memory.rs`               | [`MemoryTable`] (fields, constructor) and [`MemoryBackend`] |
+//! | `memory/namespaces.rs`    | the namespace map, per-namespace counters, [`TableUsage`]   |
+//! | `memory/entry.rs`         | one entry: its value, expiry, size and liveness             |
+//! | `memory/reads_writes.rs`  | `get`, `put` (overwrite or insert), `delete`, `ttl`         |
+//! | `memory/counters_sets.rs` | `increment` and the set operations (read-modify-write)      |
+//! | `memory/clear.rs`         | `clear` and `delete_pattern`                                |
+//! | `memory/removal.rs`       | bookkeeping of every removal, eviction events, listener     |
+//! | `memory/eviction.rs`      | limits, byte accounting, making room, the policy's hooks    |
+//! | `memory/policy.rs`        | the eviction policies (`lru`, `lfu`, `reject`)              |
+//! | `memory/expiry.rs`        | the expiry index                                            |
+//! | `memory/sweep.rs`         | keeping entries indexed; the sweep of what expired          |
+//!
+//! # Expiry (`memory/expiry.rs`, `memory/sweep.rs`)
 //! Entries with a TTL are indexed in one-second buckets by expiry time; a sweep takes the due
 //! buckets and removes what expired, in batches with yields, so its cost is proportional to
 //! what expired, not to the table's size. Each item is checked against the entry's current
 //! expiry before removal (a rewrite with a new TTL is never removed by an old item).
 //!
-//! # Limits (`memory.max_entries`, `memory.max_bytes`) and policies (`memory/policy.rs`)
-//! Off by default: an unbounded table has no policy and takes no global lock. When a limit is
-//! set, a policy mutex serialises the creation of new keys and removals; the bound on entries
-//! is exact and the bound on bytes has a bounded slack under `lfu` and `lru`.
-//! `memory/eviction.rs` states these guarantees in full.
+//! # Limits and policies (`memory/eviction.rs`, `memory/policy.rs`)
+//! `memory.max_entries` and `memory.max_bytes` are off by default: an unbounded table has no
+//! policy and takes no global lock. When a limit is set, a policy mutex serialises the
+//! creation of new keys and removals; the bound on entries is exact and the bound on bytes has
+//! a bounded slack under `lfu` and `lru`. `memory/eviction.rs` states these guarantees in full.
 //!
 //! Removals are counted per namespace and reason: `ttl` (expired entries removed by sweeps,
 //! overwrites, deletes or evictions), `manual` (live entries removed by delete, clear or
@@ -151,6 +166,8 @@ impl MemoryTable {
         &self.clock
     }
 
+    /// Hash of an entry's namespace id and key, shared by its expiry-index item and its
+    /// policy node.
     #[inline]
     fn item_hash(&self, ns: u32, key: &str) -> u64 {
         self.item_hasher.hash_one((ns, key))

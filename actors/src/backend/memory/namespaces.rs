@@ -78,8 +78,8 @@ pub struct NamespaceUsage {
     pub namespace: String,
     /// Entries held, including expired ones not yet swept.
     pub entries: u64,
-    /// Estimated bytes: keys + encoded values + [`ENTRY_OVERHEAD_BYTES`](super::ENTRY_OVERHEAD_BYTES)
-    /// per entry.
+    /// Estimated bytes: keys + encoded values +
+    /// [`ENTRY_OVERHEAD_BYTES`](super::ENTRY_OVERHEAD_BYTES) per entry.
     pub bytes: u64,
     /// Expired entries removed so far (`reason="ttl"`).
     pub evicted_ttl: u64,
