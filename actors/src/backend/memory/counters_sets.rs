@@ -1,0 +1,263 @@
+//! Counters and sets: the atomic read-modify-write of one entry under its map entry lock
+//! ([`MemoryTable::update`], which creates the entry when absent or expired, and
+//! [`MemoryTable::apply`] on an existing one) that `increment` and the set writes are built
+//! on; the set reads; and the removal of a set member (an emptied set is removed, as in
+//! Redis).
+//!
+//! Called by [`MemoryBackend`](super::MemoryBackend) and by the unboxed `increment_fast` path
+//! of the backend trait (`backend/mod.rs`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use dashmap::mapref::entry::Entry as MapEntry;
+
+use super::MemoryTable;
+use super::entry::{Entry, NEVER, Value, entry_size};
+use super::eviction::Touch;
+use super::expiry::NO_BUCKET;
+use super::namespaces::NsTable;
+use super::removal::{Events, EvictionReason, Removal};
+use crate::codec;
+use crate::error::{CacheError, CacheResult};
+use crate::ttl::Ttl;
+
+impl MemoryTable {
+    /// Runs `f` on the live value at `key` under its entry lock, creating it with `create`
+    /// (expiring at `expires_at`) when absent or expired. `grow` bounds how many bytes `f` can
+    /// add (reserved beforehand under `reject`).
+    fn update<R>(
+        &self,
+        ns: &str,
+        key: &str,
+        grow: usize,
+        create: impl Fn() -> Value,
+        expires_at: impl Fn(u64) -> u64,
+        f: impl FnOnce(&mut Value) -> CacheResult<R>,
+    ) -> CacheResult<R> {
+        let mut events = Events::new(self);
+        let r = self.with_ns_or_create(ns, |t| {
+            self.update_in(t, key, grow as i64, &create, &expires_at, f, &mut events)
+        });
+        events.emit();
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_in<R>(
+        &self,
+        t: &NsTable,
+        key: &str,
+        grow: i64,
+        create: &dyn Fn() -> Value,
+        expires_at: &dyn Fn(u64) -> u64,
+        f: impl FnOnce(&mut Value) -> CacheResult<R>,
+        events: &mut Events,
+    ) -> CacheResult<R> {
+        let now = self.clock.now_ms();
+        let Some(mut p) = self.lock_policy() else {
+            // Unbounded: one atomic entry operation.
+            let key: Arc<str> = Arc::from(key);
+            return match t.map.entry(key.clone()) {
+                MapEntry::Occupied(mut o) => {
+                    let out = self.apply(
+                        t,
+                        &key,
+                        o.get_mut(),
+                        grow,
+                        create,
+                        expires_at,
+                        now,
+                        f,
+                        events,
+                    );
+                    out.map(|(r, _, _)| r)
+                }
+                MapEntry::Vacant(v) => {
+                    let mut value = create();
+                    let out = f(&mut value)?;
+                    let mut e = Entry::new(value, expires_at(now));
+                    let size = e.size(&key);
+                    self.schedule(t.id, &key, &mut e);
+                    t.entries.fetch_add(1, Ordering::Relaxed);
+                    v.insert(e);
+                    self.settle(t, size, 0);
+                    Ok(out)
+                }
+            };
+        };
+        // Bounded: an existing entry is updated in place (the mutex is not needed for that,
+        // but keeps this rare path simple); a new one is created under the mutex.
+        if let Some(mut r) = t.map.get_mut(key) {
+            let (k, e) = r.pair_mut();
+            let k = k.clone();
+            let (out, shrink, _touch) =
+                self.apply(t, &k, e, grow, create, expires_at, now, f, events)?;
+            drop(r);
+            if shrink {
+                while self.over_bytes() && self.evict_one(&mut p, events) {}
+            }
+            return Ok(out);
+        }
+        let mut value = create();
+        let out = f(&mut value)?;
+        let size = entry_size(key.len(), value.len());
+        self.check_fits(t, size)?;
+        self.make_room(&mut p, t, size, events)?;
+        let reserved = self.reserve(t, size as i64)?;
+        let key: Arc<str> = Arc::from(key);
+        let mut e = Entry::new(value, expires_at(now));
+        e.node = p.insert(t.id, &key, self.item_hash(t.id, &key));
+        self.schedule(t.id, &key, &mut e);
+        self.settle(t, size as i64, reserved);
+        t.entries.fetch_add(1, Ordering::Relaxed);
+        t.map.insert(key, e);
+        Ok(out)
+    }
+
+    /// Applies `f` to an existing entry (replacing it first if it expired). Returns the
+    /// result, whether the table went over `max_bytes`, and an `lru` hit.
+    #[allow(clippy::too_many_arguments)]
+    fn apply<R>(
+        &self,
+        t: &NsTable,
+        key: &Arc<str>,
+        e: &mut Entry,
+        grow: i64,
+        create: &dyn Fn() -> Value,
+        expires_at: &dyn Fn(u64) -> u64,
+        now: u64,
+        f: impl FnOnce(&mut Value) -> CacheResult<R>,
+        events: &mut Events,
+    ) -> CacheResult<(R, bool, Touch)> {
+        let reserved = self.reserve(t, grow)?;
+        let before = e.size(key);
+        let touch = if e.is_live(now) {
+            self.note_hit(key, e)
+        } else {
+            t.count(Removal::Ttl);
+            events.push(t, key, EvictionReason::Ttl);
+            e.value = create();
+            e.expires_at = expires_at(now);
+            e.hits.store(0, Ordering::Relaxed);
+            self.schedule(t.id, key, e);
+            None
+        };
+        let out = f(&mut e.value);
+        let delta = e.size(key) - before;
+        self.settle(t, delta, reserved);
+        out.map(|r| (r, delta > 0 && self.over_bytes(), touch))
+    }
+
+    /// Atomically adds `delta` to the counter at `key` (created at 0, expiring after `ttl`,
+    /// when absent or expired); returns the new value.
+    ///
+    /// # Errors
+    /// [`CacheError::NotAnInteger`], [`CacheError::Overflow`], [`CacheError::WrongType`],
+    /// and [`CacheError::CapacityExceeded`] as for [`MemoryTable::put`].
+    pub fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
+        self.update(
+            ns,
+            key,
+            21,
+            || Value::Bytes(codec::counter_bytes(0)),
+            |now| ttl.expires_at(now).unwrap_or(NEVER),
+            |v| match v {
+                Value::Bytes(b) => {
+                    let current = codec::parse_counter(b)?;
+                    let next = current.checked_add(delta).ok_or(CacheError::Overflow)?;
+                    *b = codec::counter_bytes(next);
+                    Ok(next)
+                }
+                other => Err(CacheError::WrongType {
+                    expected: "a value",
+                    found: other.kind(),
+                }),
+            },
+        )
+    }
+
+    pub(super) fn set_op<R>(
+        &self,
+        ns: &str,
+        key: &str,
+        ttl: Ttl,
+        grow: usize,
+        f: impl FnOnce(&mut HashSet<Bytes>) -> R,
+    ) -> CacheResult<R> {
+        self.update(
+            ns,
+            key,
+            grow,
+            || Value::Set(Box::default()),
+            |now| ttl.expires_at(now).unwrap_or(NEVER),
+            |v| match v {
+                Value::Set(s) => Ok(f(s)),
+                other => Err(CacheError::WrongType {
+                    expected: "a set",
+                    found: other.kind(),
+                }),
+            },
+        )
+    }
+
+    pub(super) fn read_set<R>(
+        &self,
+        ns: &str,
+        key: &str,
+        f: impl FnOnce(&HashSet<Bytes>) -> R,
+    ) -> CacheResult<Option<R>> {
+        self.read_live(ns, key, "a set", |v| match v {
+            Value::Set(set) => Some(f(set)),
+            _ => None,
+        })
+    }
+
+    pub(super) fn remove_from_set(&self, ns: &str, key: &str, member: &[u8]) -> CacheResult<bool> {
+        let now = self.clock.now_ms();
+        let Some(t) = self.namespaces.load().get(ns).cloned() else {
+            return Ok(false);
+        };
+        let Some(mut e) = t.map.get_mut(key) else {
+            return Ok(false);
+        };
+        if !e.is_live(now) {
+            return Ok(false);
+        }
+        let before = e.size(key);
+        let removed = match &mut e.value {
+            Value::Set(s) => s.remove(member),
+            other => {
+                return Err(CacheError::WrongType {
+                    expected: "a set",
+                    found: other.kind(),
+                });
+            }
+        };
+        let after = e.size(key);
+        let now_empty = matches!(&e.value, Value::Set(s) if s.is_empty());
+        drop(e);
+        self.settle(&t, after - before, 0);
+        if now_empty {
+            // An empty set is an absent key, as in Redis.
+            let mut p = self.lock_policy();
+            if let Some((k, e)) = t.map.remove_if(
+                key,
+                |_, e| matches!(&e.value, Value::Set(s) if s.is_empty()),
+            ) {
+                t.entries.fetch_sub(1, Ordering::Relaxed);
+                self.settle(&t, -e.size(&k), 0);
+                if e.indexed != NO_BUCKET {
+                    self.expiry.remove(e.indexed, &self.item(t.id, &k));
+                }
+                if let Some(p) = p.as_deref_mut() {
+                    p.remove(e.node);
+                }
+            }
+            drop(p);
+        }
+        Ok(removed)
+    }
+}
