@@ -3,8 +3,11 @@
 //! Every `memory.cleanup_interval_ms` it removes expired entries in batches of
 //! `memory.cleanup_batch_size`, yielding between batches, and logs INFO at the start and end of
 //! each sweep with the number removed. Reads never depend on it: an expired entry is already a
-//! miss; the sweep only frees memory. A sweep can also be requested (`SweepNow`), which is how
-//! `Cache::purge_expired` and tests force maintenance without waiting for the timer.
+//! miss; the sweep only frees memory. After each sweep it drops the namespaces that hold no
+//! entries (`MemoryTable::reclaim_empty_namespaces`), so an application with a namespace per
+//! tenant gets an emptied tenant's memory back. A sweep can also be requested (`SweepNow`),
+//! which is how `Cache::purge_expired` and tests force maintenance without waiting for the
+//! timer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,7 +77,9 @@ impl Cleanup {
             let removed = table
                 .sweep_expired(batch, |_| faults.midway(ChildKind::Cleanup))
                 .await;
-            tracing::info!(removed, "cleanup finished");
+            // Namespaces left empty (by the sweep, deletes or clears) give their memory back.
+            let namespaces_dropped = table.reclaim_empty_namespaces();
+            tracing::info!(removed, namespaces_dropped, "cleanup finished");
             removed
         }
         .instrument(span.clone())

@@ -470,6 +470,10 @@ pub struct MetricsConfig {
     /// Sampling keeps two clock reads and a shared histogram update off most operations;
     /// `operations_total` always counts every operation.
     pub latency_sample_every: u32,
+    /// Namespaces with statistics and metric series of their own; every further namespace is
+    /// counted in one aggregate labelled `(other)`. Bounds the memory statistics take and the
+    /// series a scrape returns when an application makes a namespace per tenant or user.
+    pub max_namespaces: usize,
     /// The built-in Prometheus exporter.
     pub prometheus: PrometheusConfig,
 }
@@ -479,6 +483,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             latency_sample_every: 16,
+            max_namespaces: 1_000,
             prometheus: PrometheusConfig::default(),
         }
     }
@@ -684,6 +689,7 @@ impl CacheConfig {
             self.metrics_reporter.report_interval_ms,
         )?;
         positive("supervisor.max_seconds", self.supervisor.max_seconds)?;
+        positive("metrics.max_namespaces", self.metrics.max_namespaces as u64)?;
         positive(
             "metrics.latency_sample_every",
             u64::from(self.metrics.latency_sample_every),

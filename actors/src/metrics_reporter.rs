@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::backend::{CacheBackend, TableUsage};
+use crate::backend::{CacheBackend, NamespaceUsage, TableUsage};
 use crate::children::ChildKind;
 use crate::cleanup::AbortOnDrop;
 use crate::config::MetricsReporterConfig;
 use crate::faults::Faults;
 use crate::slots::Slots;
-use crate::stats::{StatsRegistry, TierStats, names, ratio};
+use crate::stats::{OTHER_NAMESPACES, StatsRegistry, TierStats, names, ratio};
 use crate::store::StoreMsg;
 
 /// Requests the MetricsReporter serves.
@@ -188,28 +188,54 @@ impl MetricsReporter {
 
     fn export(state: &mut MetricsReporterState, usage: Option<&TableUsage>) {
         let cache = &state.args.cache;
-        let handles = &mut state.handles;
-        let mut handle = |ns: &str| {
-            if !handles.contains_key(ns) {
-                handles.insert(ns.to_string(), NsHandles::new(cache, ns));
-            }
-        };
-        for ns in state.args.stats.all() {
-            handle(ns.name());
-        }
+        let stats = &state.args.stats;
+        // Table figures by label: namespaces past `metrics.max_namespaces` are summed into the
+        // `(other)` aggregate, as their operation counts are.
+        let mut table: HashMap<String, NamespaceUsage> = HashMap::new();
         for ns in usage.map(|u| u.namespaces.as_slice()).unwrap_or_default() {
-            handle(&ns.namespace);
-        }
-        for ns in state.args.stats.all() {
-            let (h, m) = ns.hits_misses();
-            if let Some(g) = state.handles.get(&**ns.name()) {
-                g.hit_ratio.set(ratio(h, m));
-            }
-        }
-        for ns in usage.map(|u| u.namespaces.as_slice()).unwrap_or_default() {
-            let Some(h) = state.handles.get(&ns.namespace) else {
-                continue;
+            let label = if stats.is_counted_apart(&ns.namespace) {
+                ns.namespace.as_str()
+            } else {
+                OTHER_NAMESPACES
             };
+            let t = table
+                .entry(label.to_string())
+                .or_insert_with(|| NamespaceUsage {
+                    namespace: label.to_string(),
+                    entries: 0,
+                    bytes: 0,
+                    evicted_ttl: 0,
+                    evicted_manual: 0,
+                    evicted_lru: 0,
+                    evicted_lfu: 0,
+                    evicted_capacity: 0,
+                });
+            t.entries += ns.entries;
+            t.bytes += ns.bytes;
+            t.evicted_ttl += ns.evicted_ttl;
+            t.evicted_manual += ns.evicted_manual;
+            t.evicted_lru += ns.evicted_lru;
+            t.evicted_lfu += ns.evicted_lfu;
+            t.evicted_capacity += ns.evicted_capacity;
+        }
+        fn handle<'a>(
+            handles: &'a mut HashMap<String, NsHandles>,
+            cache: &str,
+            label: &str,
+        ) -> &'a NsHandles {
+            handles
+                .entry(label.to_string())
+                .or_insert_with(|| NsHandles::new(cache, label))
+        }
+        let handles = &mut state.handles;
+        for ns in stats.all() {
+            let (h, m) = ns.hits_misses();
+            handle(handles, cache, ns.label())
+                .hit_ratio
+                .set(ratio(h, m));
+        }
+        for (label, ns) in &table {
+            let h = handle(handles, cache, label);
             h.items.set(ns.entries as f64);
             h.bytes.set(ns.bytes as f64);
             h.evicted_ttl.absolute(ns.evicted_ttl);

@@ -206,6 +206,7 @@ impl CacheService {
             &name,
             config.metrics.enabled,
             config.metrics.latency_sample_every,
+            config.metrics.max_namespaces,
         ));
         if config.metrics.enabled {
             crate::stats::describe_metrics();
@@ -573,18 +574,25 @@ impl CacheService {
             tiers: self.inner.args.backend.tier_stats(),
             ..CacheStats::default()
         };
-        for ns in self.inner.stats.all() {
-            out.namespaces.insert(ns.name().to_string(), ns.snapshot());
+        let stats = &self.inner.stats;
+        for ns in stats.all() {
+            out.namespaces.insert(ns.label().to_string(), ns.snapshot());
         }
+        // Table figures of namespaces past `metrics.max_namespaces` go to the aggregate.
         for u in &usage.namespaces {
-            let s = out.namespaces.entry(u.namespace.clone()).or_default();
-            s.items = u.entries;
-            s.bytes = u.bytes;
-            s.evictions.ttl = u.evicted_ttl;
-            s.evictions.manual = u.evicted_manual;
-            s.evictions.lru = u.evicted_lru;
-            s.evictions.lfu = u.evicted_lfu;
-            s.evictions.capacity = u.evicted_capacity;
+            let key = if stats.is_counted_apart(&u.namespace) {
+                u.namespace.clone()
+            } else {
+                crate::stats::OTHER_NAMESPACES.to_string()
+            };
+            let s = out.namespaces.entry(key).or_default();
+            s.items += u.entries;
+            s.bytes += u.bytes;
+            s.evictions.ttl += u.evicted_ttl;
+            s.evictions.manual += u.evicted_manual;
+            s.evictions.lru += u.evicted_lru;
+            s.evictions.lfu += u.evicted_lfu;
+            s.evictions.capacity += u.evicted_capacity;
         }
         let t = &mut out.total;
         for s in out.namespaces.values() {

@@ -229,10 +229,26 @@ pub fn describe_metrics() {
 
 /// Statistics and metric handles of one namespace of one cache. Cheap to share (`Arc`); the
 /// facade's namespace handles hold one each, so recording never looks anything up.
+///
+/// The counts may be shared: past `metrics.max_namespaces` namespaces, every further namespace
+/// records into one aggregate labelled [`OTHER_NAMESPACES`] (see [`StatsRegistry`]).
 #[derive(Debug)]
 pub struct NsStats {
-    cache: Arc<str>,
+    /// The namespace this handle reads and writes.
     name: Arc<str>,
+    counts: Arc<NsCounts>,
+}
+
+/// The `namespace` label (and `stats()` key) of the aggregate that namespaces past
+/// `metrics.max_namespaces` record into.
+pub const OTHER_NAMESPACES: &str = "(other)";
+
+/// The counts and metric handles behind one or more [`NsStats`] (reached through it).
+#[derive(Debug)]
+pub struct NsCounts {
+    cache: Arc<str>,
+    /// The `namespace` label: the namespace's name, or [`OTHER_NAMESPACES`].
+    label: Arc<str>,
     /// Whether operations are exported through the `metrics` facade (`metrics.enabled`).
     export: bool,
     /// One operation in this many (per thread) has its latency measured and recorded.
@@ -245,11 +261,18 @@ pub struct NsStats {
     generator: OnceLock<metrics::Histogram>,
 }
 
-impl NsStats {
-    fn new(cache: Arc<str>, name: Arc<str>, export: bool, sample_every: u32) -> Self {
-        NsStats {
+impl std::ops::Deref for NsStats {
+    type Target = NsCounts;
+    fn deref(&self) -> &NsCounts {
+        &self.counts
+    }
+}
+
+impl NsCounts {
+    fn new(cache: Arc<str>, label: Arc<str>, export: bool, sample_every: u32) -> Self {
+        NsCounts {
             cache,
-            name,
+            label,
             export,
             sample_every: sample_every.max(1),
             stripes: Box::default(),
@@ -260,12 +283,22 @@ impl NsStats {
             generator: OnceLock::new(),
         }
     }
+}
 
+impl NsStats {
     /// The namespace name.
     pub fn name(&self) -> &Arc<str> {
         &self.name
     }
 
+    /// The name its counts are reported under: the namespace's own, or
+    /// [`OTHER_NAMESPACES`].
+    pub fn label(&self) -> &Arc<str> {
+        &self.counts.label
+    }
+}
+
+impl NsCounts {
     /// A start time for [`NsStats::record`] when this operation's latency is to be sampled
     /// (one in `metrics.latency_sample_every` per thread, and only when metrics are exported),
     /// `None` otherwise: unsampled operations never read the clock.
@@ -307,7 +340,7 @@ impl NsStats {
                             names::DURATION,
                             "cache" => self.cache.to_string(),
                             "operation" => op.as_str(),
-                            "namespace" => self.name.to_string()
+                            "namespace" => self.label.to_string()
                         )
                     })
                     .record(t.elapsed().as_secs_f64());
@@ -333,7 +366,7 @@ impl NsStats {
                             names::OPERATIONS,
                             "cache" => self.cache.to_string(),
                             "operation" => op.as_str(),
-                            "namespace" => self.name.to_string(),
+                            "namespace" => self.label.to_string(),
                             "status" => status.as_str()
                         )
                     })
@@ -351,7 +384,7 @@ impl NsStats {
                     metrics::counter!(
                         names::STAMPEDE,
                         "cache" => self.cache.to_string(),
-                        "namespace" => self.name.to_string(),
+                        "namespace" => self.label.to_string(),
                         "event" => event.as_str()
                     )
                 })
@@ -367,7 +400,7 @@ impl NsStats {
                     metrics::histogram!(
                         names::GENERATOR,
                         "cache" => self.cache.to_string(),
-                        "namespace" => self.name.to_string()
+                        "namespace" => self.label.to_string()
                     )
                 })
                 .record(t.elapsed().as_secs_f64());
@@ -521,23 +554,33 @@ pub struct TierStats {
 }
 
 /// The namespaces of one cache and their statistics.
+///
+/// The first `metrics.max_namespaces` namespaces get counts (and metric series) of their own;
+/// every further one shares the [`OTHER_NAMESPACES`] aggregate, so an application with a
+/// namespace per tenant or per user keeps bounded memory here and a bounded number of
+/// Prometheus series.
 #[derive(Debug)]
 pub struct StatsRegistry {
     cache: Arc<str>,
     export: bool,
     sample_every: u32,
+    max_namespaces: usize,
     namespaces: DashMap<Arc<str>, Arc<NsStats>>,
+    other: OnceLock<Arc<NsCounts>>,
 }
 
 impl StatsRegistry {
     /// A registry for cache `cache`; `export` sends operations to the `metrics` facade, with
-    /// one latency sample every `sample_every` operations per thread.
-    pub fn new(cache: &str, export: bool, sample_every: u32) -> Self {
+    /// one latency sample every `sample_every` operations per thread; at most
+    /// `max_namespaces` namespaces are counted apart.
+    pub fn new(cache: &str, export: bool, sample_every: u32, max_namespaces: usize) -> Self {
         StatsRegistry {
             cache: Arc::from(cache),
             export,
             sample_every,
+            max_namespaces,
             namespaces: DashMap::new(),
+            other: OnceLock::new(),
         }
     }
 
@@ -546,29 +589,58 @@ impl StatsRegistry {
         self.export
     }
 
-    /// The statistics of `name`, created on first use.
+    fn counts(&self, label: Arc<str>) -> Arc<NsCounts> {
+        Arc::new(NsCounts::new(
+            self.cache.clone(),
+            label,
+            self.export,
+            self.sample_every,
+        ))
+    }
+
+    /// The statistics of `name`, created on first use (sharing the aggregate past
+    /// `max_namespaces`).
     pub fn namespace(&self, name: &str) -> Arc<NsStats> {
         if let Some(s) = self.namespaces.get(name) {
             return s.clone();
         }
         let name: Arc<str> = Arc::from(name);
+        if self.namespaces.len() >= self.max_namespaces {
+            let other = self
+                .other
+                .get_or_init(|| self.counts(Arc::from(OTHER_NAMESPACES)));
+            return Arc::new(NsStats {
+                name,
+                counts: other.clone(),
+            });
+        }
         self.namespaces
             .entry(name.clone())
             .or_insert_with(|| {
-                Arc::new(NsStats::new(
-                    self.cache.clone(),
+                Arc::new(NsStats {
+                    counts: self.counts(name.clone()),
                     name,
-                    self.export,
-                    self.sample_every,
-                ))
+                })
             })
             .clone()
     }
 
-    /// Every namespace seen so far.
+    /// Whether `name` is counted apart (else its figures are in [`OTHER_NAMESPACES`]).
+    pub fn is_counted_apart(&self, name: &str) -> bool {
+        self.namespaces.contains_key(name)
+    }
+
+    /// Every namespace counted apart, and the aggregate if any namespace records into it,
+    /// sorted by label.
     pub fn all(&self) -> Vec<Arc<NsStats>> {
         let mut v: Vec<_> = self.namespaces.iter().map(|e| e.value().clone()).collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(other) = self.other.get() {
+            v.push(Arc::new(NsStats {
+                name: other.label.clone(),
+                counts: other.clone(),
+            }));
+        }
+        v.sort_by(|a, b| a.label().cmp(b.label()));
         v
     }
 }

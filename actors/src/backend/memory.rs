@@ -51,6 +51,7 @@ mod counters_sets;
 mod entry;
 mod eviction;
 mod expiry;
+mod grace;
 mod namespaces;
 mod policy;
 mod reads_writes;
@@ -61,18 +62,17 @@ pub use self::entry::ENTRY_OVERHEAD_BYTES;
 pub use self::namespaces::{NamespaceUsage, TableUsage};
 pub use self::removal::{Eviction, EvictionListener, EvictionReason};
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use self::eviction::{Limits, ReadMode};
 use self::expiry::{BUCKET_MS, ExpiryIndex};
-use self::namespaces::NsTable;
+use self::namespaces::Namespaces;
 use self::policy::Policy;
 use self::removal::ListenerSlot;
 use super::CacheBackend;
@@ -92,14 +92,12 @@ type Hasher = foldhash::fast::RandomState;
 /// (the ETS heir idea). See the module documentation for limits, policies and expiry.
 #[derive(Debug)]
 pub struct MemoryTable {
-    /// Namespace name → its map. Copy-on-write: reads never lock; creating a namespace (rare)
-    /// swaps in a new map.
-    namespaces: ArcSwap<HashMap<Arc<str>, Arc<NsTable>, Hasher>>,
-    /// Namespace id → its map (ids are indices; namespaces are never dropped).
-    by_id: ArcSwap<Vec<Arc<NsTable>>>,
-    create_lock: Mutex<()>,
+    /// Namespace name → its table, and id → table (see `memory/namespaces.rs`).
+    spaces: Namespaces,
     clock: Clock,
     max_value_bytes: usize,
+    /// Entries `clear` and `delete_pattern` remove between yields (`memory.cleanup_batch_size`).
+    clear_batch: usize,
     limits: Limits,
     /// Present when a limit is set.
     policy: Option<Mutex<Policy>>,
@@ -141,11 +139,10 @@ impl MemoryTable {
             config.max_bytes / 256
         };
         MemoryTable {
-            namespaces: ArcSwap::from_pointee(HashMap::default()),
-            by_id: ArcSwap::from_pointee(Vec::new()),
-            create_lock: Mutex::new(()),
+            spaces: Namespaces::default(),
             clock,
             max_value_bytes: config.max_value_bytes,
+            clear_batch: config.cleanup_batch_size,
             limits,
             policy: bounded.then(|| Mutex::new(Policy::new(limits.policy, capacity))),
             read_mode: match (bounded, limits.policy) {
@@ -238,9 +235,9 @@ impl CacheBackend for MemoryBackend {
             .unwrap_or(false))
     }
     async fn clear(&self, ns: Option<&str>) -> CacheResult<u64> {
-        Ok(self.table.clear(ns))
+        Ok(self.table.clear(ns).await)
     }
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64> {
-        Ok(self.table.delete_pattern(ns, pattern))
+        Ok(self.table.delete_pattern(ns, pattern).await)
     }
 }

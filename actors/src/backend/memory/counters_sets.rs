@@ -217,7 +217,7 @@ impl MemoryTable {
 
     pub(super) fn remove_from_set(&self, ns: &str, key: &str, member: &[u8]) -> CacheResult<bool> {
         let now = self.clock.now_ms();
-        let Some(t) = self.namespaces.load().get(ns).cloned() else {
+        let Some(t) = self.lookup_ns(ns) else {
             return Ok(false);
         };
         let Some(mut e) = t.map.get_mut(key) else {

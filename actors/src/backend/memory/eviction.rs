@@ -147,12 +147,9 @@ impl MemoryTable {
         let Some((node, ns, key)) = p.victim(self) else {
             return false;
         };
-        let by_id = self.by_id.load();
-        let removed = by_id.get(ns as usize).and_then(|t| {
-            t.map
-                .remove(&*key)
-                .map(|(k, e)| (t, k, e))
-                .filter(|(_, _, e)| e.node == node)
+        let removed = self.ns_by_id(ns).and_then(|t| {
+            let (k, e) = t.map.remove(&*key)?;
+            (e.node == node).then_some((t, k, e))
         });
         match removed {
             Some((t, k, e)) => {
@@ -163,7 +160,7 @@ impl MemoryTable {
                 } else {
                     Removal::Lfu
                 };
-                self.forget(Some(p), t, &k, &e, how, true, events);
+                self.forget(Some(p), &t, &k, &e, how, true, events);
             }
             // Not reachable while every insert and removal runs under the policy mutex; drop
             // the node rather than loop on it.
@@ -249,8 +246,7 @@ impl MemoryTable {
 
 impl Resident for MemoryTable {
     fn take_hits(&self, ns: u32, key: &str) -> u8 {
-        let by_id = self.by_id.load();
-        let Some(t) = by_id.get(ns as usize) else {
+        let Some(t) = self.ns_by_id(ns) else {
             return EXPIRED;
         };
         match t.map.get(key) {

@@ -198,7 +198,7 @@ impl MemoryTable {
     /// Removes a key; `true` when a live entry was removed.
     pub fn delete(&self, ns: &str, key: &str) -> bool {
         let now = self.clock.now_ms();
-        let Some(t) = self.namespaces.load().get(ns).cloned() else {
+        let Some(t) = self.lookup_ns(ns) else {
             return false;
         };
         if self.policy.is_some() && !t.map.contains_key(key) {

@@ -76,12 +76,11 @@ impl MemoryTable {
     }
 
     fn sweep_chunk(&self, items: Vec<(u32, Item)>, now: u64) -> u64 {
-        let by_id = self.by_id.load();
         let mut policy = self.lock_policy();
         let mut events = Events::new(self);
         let mut removed = 0;
         for (bucket, item) in items {
-            let Some(t) = by_id.get(item.ns as usize) else {
+            let Some(t) = self.ns_by_id(item.ns) else {
                 continue;
             };
             let gone = t.map.remove_if_mut(&*item.key, |k, e| {
@@ -110,7 +109,7 @@ impl MemoryTable {
             if let Some((k, e)) = gone {
                 self.forget(
                     policy.as_deref_mut(),
-                    t,
+                    &t,
                     &k,
                     &e,
                     Removal::Ttl,
