@@ -26,10 +26,15 @@ impl MemoryTable {
         t: Arc<NsTable>,
         matches: impl Fn(&str) -> bool + Send + 'static,
     ) -> u64 {
-        let keys = list_keys(t.clone(), matches).await;
+        let mut keys = list_keys(t.clone(), matches).await;
+        let batch = self.clear_batch.max(1);
         let mut live = 0u64;
-        for chunk in keys.chunks(self.clear_batch.max(1)) {
-            live += self.remove_keys(&t, chunk);
+        // From the end, so each batch's keys are freed with the batch (freeing a million keys
+        // at once would hold the runtime up as long as removing them).
+        while !keys.is_empty() {
+            let chunk = keys.split_off(keys.len().saturating_sub(batch));
+            live += self.remove_keys(&t, &chunk);
+            drop(chunk);
             tokio::task::yield_now().await;
         }
         live

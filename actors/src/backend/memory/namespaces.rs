@@ -348,6 +348,11 @@ impl MemoryTable {
     }
 
     /// Entry and byte counts per namespace. Counts include expired entries not yet swept.
+    ///
+    /// The per-namespace figures are read one after another, not as one snapshot, so under
+    /// concurrent writes their sum may differ from the totals for a moment. The totals of a
+    /// bounded table are its global counts ([`MemoryTable::held`]), the figures its limits
+    /// are enforced on; an unbounded table's totals are the sum of its namespaces.
     pub fn usage(&self) -> TableUsage {
         let mut usage = TableUsage::default();
         for t in self.all_namespaces() {
@@ -366,6 +371,9 @@ impl MemoryTable {
                 evicted_lfu: n(&t.evicted_lfu),
                 evicted_capacity: n(&t.evicted_capacity),
             });
+        }
+        if self.policy.is_some() {
+            (usage.entries, usage.bytes) = self.held();
         }
         usage
     }
