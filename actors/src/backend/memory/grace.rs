@@ -11,8 +11,8 @@
 //!
 //! Used by `namespaces.rs` (the writers' entry point and the reclaimer).
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// One thread's counts, alone on its cache lines.
 #[derive(Debug, Default)]
@@ -22,24 +22,22 @@ struct Slot {
     exited: AtomicU64,
 }
 
-/// Every thread's slot (a thread's slot stays after the thread ends; it is then idle and
-/// never holds a grace period up; slots of ended threads are dropped by [`wait`]).
-static SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
+/// Every thread's slot. A slot is allocated once per thread that ever writes to a table and
+/// kept for the life of the process (128 B each; a thread that ended leaves an idle slot that
+/// never holds a grace period up), so the hot path reaches it without a reference count.
+static SLOTS: Mutex<Vec<&'static Slot>> = Mutex::new(Vec::new());
 
 thread_local! {
-    static MINE: Arc<Slot> = {
-        let slot = Arc::new(Slot::default());
-        SLOTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(slot.clone());
+    static MINE: &'static Slot = {
+        let slot: &'static Slot = Box::leak(Box::default());
+        SLOTS.lock().unwrap_or_else(|p| p.into_inner()).push(slot);
         slot
     };
 }
 
 /// A write in progress; its drop marks the write as exited.
 #[derive(Debug)]
-pub(super) struct Writing(Arc<Slot>);
+pub(super) struct Writing(&'static Slot);
 
 impl Drop for Writing {
     fn drop(&mut self) {
@@ -50,7 +48,7 @@ impl Drop for Writing {
 /// Marks the start of a write on this thread. Check the table's retired mark **after** this.
 #[inline]
 pub(super) fn enter() -> Writing {
-    let slot = MINE.with(Arc::clone);
+    let slot = MINE.with(|s| *s);
     slot.entered.fetch_add(1, Ordering::SeqCst);
     Writing(slot)
 }
@@ -59,17 +57,12 @@ pub(super) fn enter() -> Writing {
 /// writes never await). Synchronous on purpose: a writer waiting for the reclaimer must never
 /// be able to keep the reclaimer from running.
 pub(super) fn wait() {
-    let slots: Vec<(Arc<Slot>, u64)> = {
-        let mut all = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
-        // A slot only this list holds belongs to a thread that ended.
-        all.retain(|s| {
-            Arc::strong_count(s) > 1
-                || s.entered.load(Ordering::SeqCst) != s.exited.load(Ordering::SeqCst)
-        });
-        all.iter()
-            .map(|s| (s.clone(), s.entered.load(Ordering::SeqCst)))
-            .collect()
-    };
+    let slots: Vec<(&'static Slot, u64)> = SLOTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|s| (*s, s.entered.load(Ordering::SeqCst)))
+        .collect();
     for (slot, entered) in slots {
         // A thread runs one write at a time, so its exits reaching its entries at the time of
         // the snapshot means its write then in progress (if any) is over.
