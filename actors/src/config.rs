@@ -276,7 +276,11 @@ impl MemoryConfig {
 pub enum EvictionPolicy {
     /// Frequency-aware eviction (W-TinyLFU admission over CLOCK queues, the window sized by
     /// a hill climber): keeps a hot set through one-time scans. Reads stay lock-free. The
-    /// default.
+    /// default. Where only recency matters (keys read again soon and then never, at
+    /// capacities of a few dozen to a few hundred entries) it can fall well below [`Lru`];
+    /// `docs/PERFORMANCE.md` has the traces where it does.
+    ///
+    /// [`Lru`]: EvictionPolicy::Lru
     #[default]
     Lfu,
     /// Exact least-recently-used eviction (every hit takes a short global lock).

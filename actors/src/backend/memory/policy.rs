@@ -10,8 +10,10 @@
 //!   mutex: exact LRU (the deterministic test relies on it) at the price of one short global
 //!   lock per hit. Use it when exact recency matters more than read scalability.
 //! - **`lfu`** (the default): W-TinyLFU admission over CLOCK queues with a hill-climbed
-//!   window. New entries enter a window (1 % of the entries at first). When the table is
-//!   full, the window's oldest entry (the candidate) competes with the main queue's CLOCK
+//!   window. New entries enter a window (1 % of the entries at first), scanned CLOCK-style
+//!   like the main queue (an entry read while in the window gets a second chance there, so
+//!   the window approximates Caffeine's and moka's LRU window). When the table is full, the
+//!   window's first entry without hits (the candidate) competes with the main queue's CLOCK
 //!   victim: the candidate is kept only if a count-min sketch (4-bit counters, halved every
 //!   `10 × capacity` additions, counting only once the table is half full) says it was used
 //!   clearly more often than the victim (by two counts, unless the victim's count is zero:
@@ -40,6 +42,15 @@
 //!   98–99 % of OPT where LRU gets 0. S3-FIFO (FIFO queues, a ghost queue instead of a
 //!   sketch) was not built: by reasoning, not measurement, its ghost queue (as long as the main
 //!   queue) is shorter than `loop`'s reuse distance, so it would stay near LRU there.
+//! - The CLOCK window (issue 23; it was FIFO: a window entry read again still left at its
+//!   turn and had to win admission) adds 0.1–0.8 points on the recency-friendly rows (P3 at
+//!   160,000, orm-busy at 750, sprite, scarab-recs at 2,500 and 65,000; the held-out web12
+//!   +0.1 to +2.1 and w106 +0.04 to +0.8), costs up to 0.5 on others (Zipf 0.9 at 1,000,
+//!   scarab-recs at 25,000), and costs the held-out vaultservice at 48 entries 3.5 points
+//!   (7.44 → 3.97 %, LRU 33.21 %): a key read twice and never again is kept for a lap it no
+//!   longer needs. The policy still falls more than a point below LRU on 7 of the 49 trace
+//!   rows of `benches/hit_ratio.rs` (recency-friendly rows that need a 75–99 % window the
+//!   climber does not reach; `docs/PERFORMANCE.md`).
 //! - CLOCK instead of LRU queues keeps reads off the mutex, so a get-hit costs the same as on
 //!   an unbounded table (`benches/sweep_latency.rs`), below moka's.
 //! - The climber gains 3–6 points on OLTP and 1–4 on sprite over a fixed 1 % window. Its first
@@ -225,17 +236,31 @@ impl Ghost {
     }
 }
 
-/// Hashes a ghost keeps: the sampled share of one table's worth of keys, at least 8 and at
-/// most 2^18 (~4.5 MiB), so a byte-bounded table sized in the billions of entries does not
-/// pay for ghosts it cannot fill.
+/// Hashes a ghost keeps: the sampled share ([`GHOST_SAMPLE_BITS`]) of one table's worth of
+/// keys, as ARC's ghost lists remember one cache's worth; at least 8 and at most 2^18
+/// (~4.5 MiB), so a byte-bounded table sized in the billions of entries does not pay for
+/// ghosts it cannot fill.
 fn ghost_capacity(capacity: u64) -> usize {
-    (capacity / 32).clamp(8, 1 << 18) as usize
+    (capacity >> GHOST_SAMPLE_BITS).clamp(8, 1 << 18) as usize
 }
 
-/// One key in 32 (by hash) is tracked by the ghosts.
+/// The ghosts track one key in 2^5 = 32 (by hash): about 2 bytes per table entry per ghost
+/// instead of ~17, and still hundreds of keys per sample at the capacities measured.
+const GHOST_SAMPLE_BITS: u32 = 5;
+
+/// Whether the ghosts track the key of hash `h` (the top [`GHOST_SAMPLE_BITS`] bits zero).
 fn ghost_sampled(h: u64) -> bool {
-    h >> 59 == 0
+    h >> (64 - GHOST_SAMPLE_BITS) == 0
 }
+
+/// The sketch starts counting when the table holds this share of its capacity (half):
+/// Caffeine's and moka's rule, so the keys of the first fill sit at zero and the first
+/// evictions replace them freely instead of treating one access as popularity.
+const COUNT_FROM: f64 = 0.5;
+
+/// The sketch halves its counters every this many additions per entry of capacity (10):
+/// TinyLFU's sample size W = 10 × C, as in Caffeine and moka.
+const AGING_PER_ENTRY: u64 = 10;
 
 impl Policy {
     /// A policy of `kind` for about `capacity` entries (sizes the frequency sketch).
@@ -251,7 +276,7 @@ impl Policy {
             } else {
                 Sketch::new(0)
             },
-            count_from: capacity / 2,
+            count_from: (capacity as f64 * COUNT_FROM) as u64,
             climber: Climber::new(capacity),
             empty: Arc::from(""),
         }
@@ -380,10 +405,7 @@ impl Policy {
             self.climber.ghost_m.push(table.hash(n.ns, &n.key));
             return Some(v);
         }
-        let candidate = self.lists[WINDOW as usize].tail;
-        let (cns, ckey) = self.ns_key(candidate);
-        let chash = table.hash(cns, &ckey);
-        let chits = table.take_hits(cns, &ckey);
+        let (candidate, chash, chits) = self.window_candidate(table);
         if chits == EXPIRED {
             return Some(candidate);
         }
@@ -405,6 +427,30 @@ impl Policy {
         } else {
             self.climber.ghost_w.push(chash);
             Some(candidate)
+        }
+    }
+
+    /// The window's candidate for admission, as (node, sketch hash, hits), CLOCK-style like
+    /// the main queue: from the window's oldest end, entries read since the last look get a
+    /// second chance (their hits go into the sketch, they move to the window's front), so
+    /// the window approximates the LRU window of Caffeine and moka without a lock on reads.
+    /// The first entry without hits (or expired, or the one after a full lap) is the
+    /// candidate; its hits are returned, not yet folded. Amortized O(1): every entry passed
+    /// over used its second chance and needs a new read to get another.
+    fn window_candidate(&mut self, table: &impl Resident) -> (u32, u64, u8) {
+        let mut budget = self.lists[WINDOW as usize].len;
+        loop {
+            let n = self.lists[WINDOW as usize].tail;
+            let (ns, key) = self.ns_key(n);
+            let hash = table.hash(ns, &key);
+            let hits = table.take_hits(ns, &key);
+            if hits == EXPIRED || hits == 0 || budget == 0 {
+                return (n, hash, hits);
+            }
+            self.sketch.add(hash, hits);
+            self.unlink(n);
+            self.push_head(WINDOW, n);
+            budget -= 1;
         }
     }
 
@@ -491,35 +537,62 @@ impl Policy {
     }
 }
 
-/// The window's share of the entries before the climber moves it.
+// Every constant below has a sensitivity check in `docs/PERFORMANCE.md` ("Sensitivity of the
+// `lfu` constants"): the hit-ratio table with that constant at 0.5× and 2× its value.
+
+/// The window's share of the entries before the climber moves it: moka's fixed 1 % and
+/// Caffeine's starting point (the W-TinyLFU paper's recommended window), so before the
+/// climber has a sample the policy behaves like both.
 const INITIAL_WINDOW: f64 = 0.01;
-/// The largest share the climber gives the window.
+/// The largest share the climber gives the window. Caffeine's main queue keeps its 20 %
+/// probation segment whatever the window does; 80 % is that limit.
 const MAX_WINDOW: f64 = 0.8;
-/// The climber's first step, as a share of the entries (Caffeine uses 6.25 %; 5 % measured
-/// better on `loop` and 2_pools at the same gain elsewhere).
+/// The climber's first step, as a share of the entries. Caffeine uses 6.25 %; 5 % measured
+/// better on `loop` and 2_pools at the same gain elsewhere.
 const CLIMB_STEP: f64 = 0.05;
-/// Fewest lookups in a climber sample (otherwise 10 × the capacity): small caches would
-/// decide on a few thousand requests of noise.
+/// Each sample whose hit rate moved less than [`RESTART_CHANGE`] shrinks the step by this
+/// factor: Caffeine's decay (0.98), which lets the climber settle on a stationary workload.
+const STEP_DECAY: f64 = 0.98;
+/// A change of the hit rate between samples of this much (5 points) or more restarts the
+/// step at [`CLIMB_STEP`]: Caffeine's restart threshold, read as "the workload changed".
+const RESTART_CHANGE: f64 = 0.05;
+/// Samples span 10 × the capacity in lookups: Caffeine's sample period, which is also the
+/// sketch's aging period, so one sample sees the frequencies of one aging epoch.
+const SAMPLE_PER_ENTRY: u64 = 10;
+/// Fewest lookups in a climber sample (otherwise 10 × the capacity): a hit rate measured on
+/// 10,000 lookups has a standard error under half a point, below the differences one 5 %
+/// step makes; shorter samples made small caches decide on noise.
 const MIN_SAMPLE: u64 = 10_000;
 /// Most lookups in a climber sample: 10 × a large capacity would leave the climber a handful
 /// of samples per million requests (P3 at 160,000 entries: two); 100,000 lookups measure a
 /// hit rate to about ±0.2 points.
 const MAX_SAMPLE: u64 = 100_000;
-/// Most window entries demoted to the main queue in one eviction after the window shrank.
+/// Most window entries demoted to the main queue in one eviction after the window shrank:
+/// bounds the time one write holds the policy mutex (about 1,024 list moves, a few µs)
+/// while a large shrink still completes within a few dozen evictions.
 const DEMOTE_BATCH: u32 = 1024;
 /// A change of the hit rate between samples smaller than this (1 point) is a plateau, where
-/// the ghosts break the tie.
+/// the ghosts break the tie: about twice the standard error of a 10,000-lookup sample.
 const PLATEAU: f64 = 0.01;
-/// Fewest ghost hits in a sample for the ghosts to be heard.
+/// Fewest ghost returns in a sample for the ghosts to be heard: with 32 returns a 2× ratio
+/// between the two ghosts is unlikely to be Poisson noise (the count's relative error is
+/// about 1/√32 ≈ 18 %).
 const GHOST_EVIDENCE: u64 = 32;
-/// Samples per window of the climber's trend check ([`Climber::trend_check`]).
+/// The ratio of the two ghosts' return rates at which they "clearly disagree" (ARC's signal
+/// taken only when one side is at least twice the other).
+const GHOST_RATIO: f64 = 2.0;
+/// Samples per window of the climber's trend check ([`Climber::trend_check`]): four samples
+/// span the period of the periodic workloads measured (the scan mix: a 40,000-request cycle
+/// against 10,000–50,000-lookup samples).
 const TREND: usize = 4;
 /// Least window movement over [`TREND`] samples that the trend check holds to account: one
 /// step of 5 %, less a rounding margin.
 const TREND_MOVE: f64 = 0.049;
-/// Fall of the mean hit rate (half a point) over [`TREND`] samples that turns the climber.
+/// Fall of the mean hit rate (half a point) over [`TREND`] samples that turns the climber:
+/// about the standard error of a mean over 4 samples of 10,000 lookups, doubled.
 const TREND_FALL: f64 = 0.005;
-/// Evictions between two reads of the table's (striped) hit total.
+/// Evictions between two reads of the table's (striped) hit total: the read sums every
+/// stripe, so it is amortised; a sample then overruns by at most 16 evictions.
 const CHECK_EVERY: u32 = 16;
 /// How much more than one count a candidate must lead a victim the sketch has seen by. With
 /// 4-bit counters a one-count lead is mostly collision noise; requiring two stops the main
@@ -566,7 +639,9 @@ impl Climber {
             window: INITIAL_WINDOW,
             step: CLIMB_STEP,
             prev_rate: None,
-            period: capacity.saturating_mul(10).clamp(MIN_SAMPLE, MAX_SAMPLE),
+            period: capacity
+                .saturating_mul(SAMPLE_PER_ENTRY)
+                .clamp(MIN_SAMPLE, MAX_SAMPLE),
             misses: 0,
             hits_mark: 0,
             ticks: 0,
@@ -647,7 +722,8 @@ impl Climber {
             // the window to 70 % and cost 2.4 points).
             let returned = self.ghost_w.returned + self.ghost_m.returned;
             let (rw, rm) = (self.ghost_w.return_rate(), self.ghost_m.return_rate());
-            let evidence = returned >= GHOST_EVIDENCE && (rw >= 2.0 * rm || rm >= 2.0 * rw);
+            let evidence =
+                returned >= GHOST_EVIDENCE && (rw >= GHOST_RATIO * rm || rm >= GHOST_RATIO * rw);
             if change.abs() < PLATEAU && evidence {
                 amount = if rw > rm {
                     self.step.abs()
@@ -657,10 +733,10 @@ impl Climber {
             }
             self.ghost_w.new_sample();
             self.ghost_m.new_sample();
-            self.step = if change.abs() >= 0.05 {
+            self.step = if change.abs() >= RESTART_CHANGE {
                 CLIMB_STEP * amount.signum()
             } else {
-                amount * 0.98
+                amount * STEP_DECAY
             };
             if let Some(turn) = self.trend_check(rate, amount) {
                 amount = turn;
@@ -714,7 +790,7 @@ impl Sketch {
             table: vec![0; width],
             mask: width - 1,
             additions: 0,
-            sample: 10 * capacity,
+            sample: AGING_PER_ENTRY * capacity,
             counting: false,
         }
     }
@@ -779,5 +855,75 @@ impl Sketch {
         for _ in 0..times.min(MAX_HITS) {
             self.increment(hash);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::collections::HashMap;
+
+    /// A table of keys with hit counters, for driving the policy directly.
+    struct Fake {
+        hits: HashMap<String, Cell<u8>>,
+    }
+
+    impl Resident for Fake {
+        fn take_hits(&self, _ns: u32, key: &str) -> u8 {
+            self.hits.get(key).map_or(EXPIRED, |h| h.replace(0))
+        }
+        fn hash(&self, _ns: u32, key: &str) -> u64 {
+            key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            })
+        }
+        fn hits_total(&self) -> u64 {
+            0
+        }
+    }
+
+    fn key(p: &Policy, node: u32) -> String {
+        p.nodes[node as usize].key.to_string()
+    }
+
+    #[test]
+    fn the_window_gives_a_read_entry_a_second_chance() {
+        let mut p = Policy::new(EvictionPolicy::Lfu, 100);
+        let mut table = Fake {
+            hits: HashMap::new(),
+        };
+        for k in ["a", "b", "c"] {
+            let arc: Arc<str> = Arc::from(k);
+            p.insert(0, &arc, table.hash(0, k));
+            table.hits.insert(k.to_string(), Cell::new(0));
+        }
+        // "a" is the oldest, but was read: it moves to the window's front and "b" is the
+        // candidate; "a"'s hit is folded and its counter reset.
+        table.hits["a"].set(2);
+        let (candidate, _, hits) = p.window_candidate(&table);
+        assert_eq!(key(&p, candidate), "b");
+        assert_eq!(hits, 0);
+        assert_eq!(table.hits["a"].get(), 0);
+        let head = p.lists[WINDOW as usize].head;
+        assert_eq!(key(&p, head), "a");
+    }
+
+    #[test]
+    fn a_window_of_read_entries_still_yields_a_candidate_after_one_lap() {
+        let mut p = Policy::new(EvictionPolicy::Lfu, 100);
+        let mut table = Fake {
+            hits: HashMap::new(),
+        };
+        for k in ["a", "b", "c"] {
+            let arc: Arc<str> = Arc::from(k);
+            p.insert(0, &arc, table.hash(0, k));
+            table.hits.insert(k.to_string(), Cell::new(MAX_HITS));
+        }
+        let (candidate, _, hits) = p.window_candidate(&table);
+        // Every entry used its second chance; the lap ends at the oldest, now without hits.
+        assert_eq!(key(&p, candidate), "a");
+        assert_eq!(hits, 0);
+        assert_eq!(p.lists[WINDOW as usize].len, 3);
     }
 }
