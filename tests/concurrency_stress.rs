@@ -25,7 +25,9 @@
 //! # Invariants
 //! - **Single flight** (`get_or_store`, documented in `Cache::get_or_store_with`): at most one
 //!   generator of a key runs at any moment; with no TTL and no deletes a key's generator
-//!   succeeds at most once, ever; every caller gets that value, or its own generator's error
+//!   succeeds once, plus at most once more per cancelled caller (a leader cancelled after
+//!   its generator returned may not have stored the value: a waiter takes over, as
+//!   documented); every caller gets a value a generator produced, or its own generator's error
 //!   (`Generator`), or a failed leader's error text (`LeaderFailed`, naming a run that
 //!   failed), or `LeaderPanicked` (a run panicked); no caller waits forever; no flight is
 //!   left in the table.
@@ -288,9 +290,16 @@ async fn one_schedule_get_or_store(
                 r.max_active.load(Ordering::SeqCst)
             ));
         }
-        if succeeded.len() > 1 {
+        // A leader cancelled after its generator succeeded may not have stored the value;
+        // a waiter then takes over with its own generator (documented). Any other second
+        // success is a second flight.
+        let cancelled = results
+            .iter()
+            .filter(|(k, g)| *k == key && matches!(g, Got::Cancelled))
+            .count();
+        if succeeded.len() > 1 + cancelled {
             errors.push(format!(
-                "{key}: the generator succeeded {} times: {succeeded:?}",
+                "{key}: the generator succeeded {} times with {cancelled} callers cancelled: {succeeded:?}",
                 succeeded.len()
             ));
         }
