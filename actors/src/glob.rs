@@ -9,9 +9,17 @@
 //! | `[^a]`   | one character not listed                  |
 //! | `\x`     | the character `x` literally (`\*`, `\[`)  |
 //!
+//! A class is read exactly as Redis reads it: `x-y` is a range whenever `x` is followed by `-`
+//! and one more character, whatever that character is (`[a-]x]` is the range `a`..`]` then
+//! `x`), a `-` anywhere else is literal (`[-a]`, `[a-b-c]`), and `\x` is always the literal `x`
+//! (`[\a-z]` is `a`, `-`, `z`). `tests/glob_redis.rs` compares the matcher with a real server's
+//! `SCAN MATCH` on random patterns. A class or `?` matches one character, where Redis compares
+//! bytes; the Redis backend matches server-side with a widened pattern and filters with this
+//! matcher, so every backend deletes the same keys.
+//!
 //! Patterns are compiled (and validated) once; a malformed pattern — an unclosed `[`, an empty
-//! class, a trailing `\`, a reversed range — is a [`CacheError::InvalidPattern`], not a silent
-//! "matches nothing".
+//! class, a trailing `\`, a reversed range (Redis would swap its ends) — is a
+//! [`CacheError::InvalidPattern`], not a silent "matches nothing".
 
 use crate::error::{CacheError, CacheResult};
 
@@ -78,35 +86,42 @@ impl Glob {
                 '?' => Token::AnyOne,
                 '\\' => Token::Literal(chars.next().ok_or_else(|| invalid("trailing `\\`"))?),
                 '[' => {
+                    // Read as Redis's `stringmatchlen` reads a class: `\x` is `x`; `]` ends
+                    // it; `x-y` is a range when `x` is followed by `-` and one more character,
+                    // whatever that character is (`]` and `\` included, as Redis takes them).
                     let mut negated = false;
                     let mut items = Vec::new();
                     let mut first = true;
                     loop {
                         let c = chars.next().ok_or_else(|| invalid("unclosed `[`"))?;
+                        if first && c == '^' {
+                            negated = true;
+                            first = false;
+                            continue;
+                        }
+                        first = false;
                         match c {
-                            '^' if first => negated = true,
                             ']' => break,
                             '\\' => {
                                 let e = chars.next().ok_or_else(|| invalid("trailing `\\`"))?;
                                 items.push((e, e));
                             }
-                            '-' if !items.is_empty() && !chars.as_str().starts_with(']') => {
-                                let hi = match chars.next() {
-                                    Some('\\') => {
-                                        chars.next().ok_or_else(|| invalid("trailing `\\`"))?
+                            lo => {
+                                let mut ahead = chars.clone();
+                                match (ahead.next(), ahead.next()) {
+                                    (Some('-'), Some(hi)) => {
+                                        if lo > hi {
+                                            return Err(invalid(
+                                                "a range's start is after its end",
+                                            ));
+                                        }
+                                        chars = ahead;
+                                        items.push((lo, hi));
                                     }
-                                    Some(h) => h,
-                                    None => return Err(invalid("unclosed `[`")),
-                                };
-                                let (lo, _) = items.pop().unwrap_or((hi, hi));
-                                if lo > hi {
-                                    return Err(invalid("a range's start is after its end"));
+                                    _ => items.push((lo, lo)),
                                 }
-                                items.push((lo, hi));
                             }
-                            other => items.push((other, other)),
                         }
-                        first = false;
                     }
                     if items.is_empty() {
                         return Err(invalid("empty character class `[]`"));
@@ -177,7 +192,12 @@ mod tests {
         assert!(m("h[^e]llo", "hallo") && !m("h[^e]llo", "hello"));
         assert!(m("h[a-b]llo", "hbllo") && !m("h[a-b]llo", "hcllo"));
         assert!(m("a\\*b", "a*b") && !m("a\\*b", "axb"));
-        assert!(m("[\\]]", "]") && m("[a-]", "-"));
+        assert!(m("[\\]]", "]") && m("[-a]", "-") && m("[-a]", "a"));
+        // Classes as Redis reads them: a range takes the next character whatever it is, an
+        // escaped character never starts a range, a `-` after a range is a literal.
+        assert!(m("[a-b-c]", "-") && m("[a-b-c]", "c") && !m("[a-b-c]", "x"));
+        assert!(m("[\\a-z]", "-") && m("[\\a-z]", "z") && !m("[\\a-z]", "m"));
+        assert!(m("[Z-]]", "[") && m("[Z-]]", "]") && !m("[Z-]]", "a"));
         assert!(m("*a*b*", "xxaxxbxx") && !m("*a*b*", "xxbxxaxx"));
         assert!(m("*", "") && m("**", "anything"));
         assert!(m("é?", "éa"));
@@ -185,7 +205,10 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "[abc", "abc\\", "[]", "[z-a]", "[a\\"] {
+        // `[a-]`: the `]` is the end of a reversed range `a-]`, and the class never closes.
+        for bad in [
+            "", "[abc", "abc\\", "[]", "[z-a]", "[a\\", "[a-]", "[a-\\z]",
+        ] {
             assert!(Glob::new(bad).is_err(), "{bad:?} should be rejected");
         }
     }
