@@ -139,11 +139,16 @@ fn write_toml(out: &mut String, table: &str, value: &serde_json::Value) {
     }
 }
 
-/// Turns a `config` crate error into [`CacheError::Config`], keeping the key it names.
+/// Turns a `config` crate error into [`CacheError::Config`], keeping the key it names. The
+/// text is passed through [`redact_text`](deeper_cache_actors::secret_url::redact_text): a
+/// parser error quotes the line it failed on, and a malformed `redis.url` line holds a password.
 fn config_error(e: config::ConfigError) -> CacheError {
+    use deeper_cache_actors::secret_url::redact_text;
     let text = e.to_string();
     let key = match &e {
         config::ConfigError::Type { key: Some(k), .. } => k.clone(),
+        config::ConfigError::FileParse { uri: Some(uri), .. } => format!("<file {uri}>"),
+        config::ConfigError::FileParse { uri: None, .. } => "<file>".into(),
         _ => text
             .split('`')
             .nth(1)
@@ -155,8 +160,8 @@ fn config_error(e: config::ConfigError) -> CacheError {
         _ => String::new(),
     };
     CacheError::Config {
-        key,
-        value,
-        message: text,
+        key: redact_text(&key),
+        value: redact_text(&value),
+        message: redact_text(&text),
     }
 }

@@ -8,9 +8,11 @@
 //!
 //! Redaction does not depend on the URL being well formed: a password with an unencoded `#`,
 //! `/` or `?` breaks URL parsing, so the rule is textual. Everything between the scheme's `//`
-//! and the **last** `@` of the whole string is userinfo: the user name before its first `:` is
-//! kept, the rest becomes `***` (all of it when there is no `:`); and the value of every `pass`
-//! or `password` query parameter becomes `***`.
+//! (or, without `//`, its `:`) and the **last** `@` of the whole string is userinfo: the user
+//! name before its first `:` is kept, the rest becomes `***` (all of it when there is no
+//! `:`); and the value of every `pass` or `password` query parameter becomes `***`.
+//! [`redact_text`] applies the same rule line by line to text from elsewhere (a configuration
+//! parser's error that quotes the line it failed on).
 
 use std::fmt;
 
@@ -105,10 +107,16 @@ impl<'de> Deserialize<'de> for SecretUrl {
     }
 }
 
-/// Where the userinfo starts, and the userinfo: between the scheme's `//` and the last `@`.
+/// Where the userinfo starts, and the userinfo: everything before the last `@`, after the
+/// scheme's `//` — or, in a URL written without `//` (`redis::pw@host`, `redis:/:pw@host`,
+/// `:pw@host`), after the first `:`, or from the start when there is none.
 fn userinfo(url: &str) -> Option<(usize, &str)> {
-    let start = url.find("//")? + 2;
-    let at = url.rfind('@').filter(|&at| at >= start)?;
+    let at = url.rfind('@')?;
+    let head = &url[..at];
+    let start = match head.find("//") {
+        Some(i) => i + 2,
+        None => head.find(':').map_or(0, |i| i + 1),
+    };
     Some((start, &url[start..at]))
 }
 
@@ -156,6 +164,26 @@ pub fn redact(url: &str) -> String {
     }
     out.push_str(&url[last..]);
     out
+}
+
+/// `text` with the rule of [`redact`] applied to each line that holds an `@` or a
+/// `pass=`/`password=` parameter: for messages from other libraries (a TOML parser quoting a
+/// malformed `url = "..."` line) that may quote a URL the cache never got to parse.
+pub fn redact_text(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    if !text.contains('@') && !lower.contains("pass") {
+        return text.to_string();
+    }
+    text.split('\n')
+        .map(|line| {
+            if line.contains('@') || line.to_ascii_lowercase().contains("pass") {
+                redact(line)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Decodes `%XX` escapes (lossy on invalid UTF-8).

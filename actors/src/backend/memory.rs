@@ -216,8 +216,10 @@ impl CacheBackend for MemoryBackend {
     }
     async fn add_to_set(&self, ns: &str, key: &str, member: Bytes, ttl: Ttl) -> CacheResult<bool> {
         self.table.check_size(member.len())?;
-        let grow = member.len();
-        self.table.set_op(ns, key, ttl, grow, |s| s.insert(member))
+        let len = member.len() as i64;
+        let grow = |s: &std::collections::HashSet<Bytes>| if s.contains(&member) { 0 } else { len };
+        self.table
+            .set_op(ns, key, ttl, grow, |s| s.insert(member.clone()))
     }
     async fn remove_from_set(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
         self.table.remove_from_set(ns, key, &member)

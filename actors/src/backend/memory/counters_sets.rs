@@ -26,20 +26,22 @@ use crate::ttl::Ttl;
 
 impl MemoryTable {
     /// Runs `f` on the live value at `key` under its entry lock, creating it with `create`
-    /// (expiring at `expires_at`) when absent or expired. `grow` bounds how many bytes `f` can
-    /// add (reserved beforehand under `reject`).
+    /// (expiring at `expires_at`) when absent or expired. `grow` tells, without changing it,
+    /// how many bytes `f` will add to a value (or the error `f` would return): under `reject`
+    /// exactly that growth is reserved beforehand, so a write that does not grow the table is
+    /// never refused for capacity, and an error `f` would return comes first.
     fn update<R>(
         &self,
         ns: &str,
         key: &str,
-        grow: usize,
+        grow: impl Fn(&Value) -> CacheResult<i64>,
         create: impl Fn() -> Value,
         expires_at: impl Fn(u64) -> u64,
         f: impl FnOnce(&mut Value) -> CacheResult<R>,
     ) -> CacheResult<R> {
         let mut events = Events::new(self);
         let r = self.with_ns_or_create(ns, |t| {
-            self.update_in(t, key, grow as i64, &create, &expires_at, f, &mut events)
+            self.update_in(t, key, &grow, &create, &expires_at, f, &mut events)
         });
         events.emit();
         r
@@ -50,7 +52,7 @@ impl MemoryTable {
         &self,
         t: &NsTable,
         key: &str,
-        grow: i64,
+        grow: &dyn Fn(&Value) -> CacheResult<i64>,
         create: &dyn Fn() -> Value,
         expires_at: &dyn Fn(u64) -> u64,
         f: impl FnOnce(&mut Value) -> CacheResult<R>,
@@ -125,25 +127,35 @@ impl MemoryTable {
         t: &NsTable,
         key: &Arc<str>,
         e: &mut Entry,
-        grow: i64,
+        grow: &dyn Fn(&Value) -> CacheResult<i64>,
         create: &dyn Fn() -> Value,
         expires_at: &dyn Fn(u64) -> u64,
         now: u64,
         f: impl FnOnce(&mut Value) -> CacheResult<R>,
         events: &mut Events,
     ) -> CacheResult<(R, bool, Touch)> {
-        let reserved = self.reserve(t, grow)?;
         let before = e.size(key);
-        let touch = if e.is_live(now) {
-            self.note_hit(key, e)
+        // An expired entry starts over from `create()`: the growth is judged on what `f` will
+        // see, and nothing changes before it is reserved.
+        let mut fresh = (!e.is_live(now)).then(create);
+        let reserved = if self.reserves_growth() {
+            let base = fresh.as_ref().unwrap_or(&e.value);
+            let after = entry_size(key.len(), base.len()) as i64 + grow(base)?;
+            self.reserve(t, after - before)?
         } else {
-            t.count(Removal::Ttl);
-            events.push(t, key, EvictionReason::Ttl);
-            e.value = create();
-            e.expires_at = expires_at(now);
-            e.hits.store(0, Ordering::Relaxed);
-            self.schedule(t.id, key, e);
-            None
+            0
+        };
+        let touch = match fresh.take() {
+            None => self.note_hit(key, e),
+            Some(value) => {
+                t.count(Removal::Ttl);
+                events.push(t, key, EvictionReason::Ttl);
+                e.value = value;
+                e.expires_at = expires_at(now);
+                e.hits.store(0, Ordering::Relaxed);
+                self.schedule(t.id, key, e);
+                None
+            }
         };
         let out = f(&mut e.value);
         let delta = e.size(key) - before;
@@ -158,39 +170,50 @@ impl MemoryTable {
     /// [`CacheError::NotAnInteger`], [`CacheError::Overflow`], [`CacheError::WrongType`],
     /// and [`CacheError::CapacityExceeded`] as for [`MemoryTable::put`].
     pub fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
+        let next = |v: &Value| match v {
+            Value::Bytes(b) => {
+                let current = codec::parse_counter(b)?;
+                current.checked_add(delta).ok_or(CacheError::Overflow)
+            }
+            other => Err(CacheError::WrongType {
+                expected: "a value",
+                found: other.kind(),
+            }),
+        };
         self.update(
             ns,
             key,
-            21,
+            |v| Ok(decimal_len(next(v)?) as i64 - v.len() as i64),
             || Value::Bytes(codec::counter_bytes(0)),
             |now| ttl.expires_at(now).unwrap_or(NEVER),
-            |v| match v {
-                Value::Bytes(b) => {
-                    let current = codec::parse_counter(b)?;
-                    let next = current.checked_add(delta).ok_or(CacheError::Overflow)?;
-                    *b = codec::counter_bytes(next);
-                    Ok(next)
-                }
-                other => Err(CacheError::WrongType {
-                    expected: "a value",
-                    found: other.kind(),
-                }),
+            |v| {
+                let n = next(v)?;
+                *v = Value::Bytes(codec::counter_bytes(n));
+                Ok(n)
             },
         )
     }
 
+    /// Runs `f` on the set at `key` (created empty, expiring after `ttl`, when absent or
+    /// expired); `grow` is how many bytes `f` adds to a given set.
     pub(super) fn set_op<R>(
         &self,
         ns: &str,
         key: &str,
         ttl: Ttl,
-        grow: usize,
+        grow: impl Fn(&HashSet<Bytes>) -> i64,
         f: impl FnOnce(&mut HashSet<Bytes>) -> R,
     ) -> CacheResult<R> {
         self.update(
             ns,
             key,
-            grow,
+            |v| match v {
+                Value::Set(s) => Ok(grow(s)),
+                other => Err(CacheError::WrongType {
+                    expected: "a set",
+                    found: other.kind(),
+                }),
+            },
             || Value::Set(Box::default()),
             |now| ttl.expires_at(now).unwrap_or(NEVER),
             |v| match v {
@@ -259,5 +282,42 @@ impl MemoryTable {
             drop(p);
         }
         Ok(removed)
+    }
+}
+
+/// Length of `n` written in decimal (a counter's stored size).
+fn decimal_len(n: i64) -> usize {
+    let sign = usize::from(n < 0);
+    let mut m = n.unsigned_abs();
+    let mut digits = 1;
+    while m >= 10 {
+        m /= 10;
+        digits += 1;
+    }
+    sign + digits
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_len_matches_the_codec() {
+        for n in [
+            0,
+            9,
+            10,
+            -1,
+            -10,
+            99,
+            100,
+            i64::MAX,
+            i64::MIN,
+            1_000_000_007,
+        ] {
+            assert_eq!(
+                super::decimal_len(n),
+                crate::codec::counter_bytes(n).len(),
+                "{n}"
+            );
+        }
     }
 }

@@ -103,6 +103,11 @@ impl MemoryTable {
         self.policy.is_some()
     }
 
+    /// Whether growth is reserved before an entry changes (`reject` with a byte limit).
+    pub(super) fn reserves_growth(&self) -> bool {
+        self.limits.max_bytes > 0 && self.limits.policy == EvictionPolicy::Reject
+    }
+
     /// Before an entry grows by `n` bytes: under `reject` with a byte limit, reserves them in
     /// the global count or refuses the write. Returns what was reserved.
     pub(super) fn reserve(&self, t: &NsTable, n: i64) -> CacheResult<i64> {
