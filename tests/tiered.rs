@@ -11,6 +11,8 @@
 //! | `raw_redis_writes_under_the_prefix_invalidate_every_node` | `redis-cli SET`/`DEL`/`FLUSHDB` under the prefix; nothing for a key beside it |
 //! | `kill_9_flushes_every_node_then_recovers` | kill -9 under load: streams lost, L1 flushed, breaker, no stale read after the restart |
 //! | `stale_if_error_serves_l1_no_older_than_the_limit` | during the outage an L1 entry is served only while younger than the limit |
+//! | `losing_only_the_stream_bypasses_l1_then_reconnects` | `CLIENT KILL` of the tracking connections: a write made then is still seen within the bound; flush, reconnect |
+//! | `l1_entries_live_no_longer_than_l2_ttl_and_l1_ttl_max` | an L1 fill expires with the L2 entry, and at `l1_ttl_max_ms` at the latest |
 //! | `namespaces_escaping_and_patterns_invalidate_exactly_what_they_delete` | `:` and glob characters in namespaces, `delete`, `delete_pattern`, namespace `clear` |
 //! | `a_second_process_writes_and_this_one_sees_it_within_the_bound` | the binary re-executes itself as a writer node (`two_process_child_role`, a no-op in a normal run); 100 writes seen within the bound |
 //!
@@ -1138,6 +1140,88 @@ async fn stale_if_error_serves_l1_no_older_than_the_limit() {
             );
         }
     }
+    shutdown(&nodes).await;
+}
+
+/// The ids of the connections with `CLIENT TRACKING` on (flag `t`), from `CLIENT LIST`.
+fn tracking_client_ids(server: &RedisServer) -> Vec<String> {
+    server
+        .raw(&["CLIENT", "LIST"])
+        .lines()
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split(' ')
+                    .find_map(|f| f.strip_prefix(name))
+                    .map(str::to_string)
+            };
+            let flags = field("flags=")?;
+            flags.contains('t').then(|| field("id=")).flatten()
+        })
+        .collect()
+}
+
+/// Only the invalidation streams die (`CLIENT KILL` of the tracking connections; Redis and
+/// the pools stay up, `tracking_check_ms` at its 1 s default): the node stops serving L1 as soon
+/// as its connection reports the loss, so a write made right after the kill is seen within the
+/// bound; it flushes, reconnects and serves L1 again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_only_the_stream_bypasses_l1_then_reconnects() {
+    let server = RedisServer::start();
+    let (_, nodes) = start_nodes(&server, "ckill", 2, |_| {}).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.put("k", &1).await.unwrap();
+    until_seen(b, "k", &Some(1)).await;
+    assert_eq!(hold_in_l1::<i32>(b, "k").await, Some(1));
+    let before = tiers(b).await;
+    let ids = tracking_client_ids(&server);
+    assert_eq!(ids.len(), 2, "one stream per node");
+    for id in &ids {
+        assert_eq!(server.raw(&["CLIENT", "KILL", "ID", id]), ":1\r\n");
+    }
+    // Written while B has no stream: no invalidation will ever reach B for it.
+    a.put("k", &2).await.unwrap();
+    let acked = SystemTime::now();
+    let poll = poll_until(b, "k", &Some(2)).await;
+    assert_bound("a write after the stream was killed", acked, &poll);
+    until_tracking(b, true, LIVENESS).await;
+    let t = tiers(b).await;
+    assert_eq!(t.tracking_losses, before.tracking_losses + 1, "{t:?}");
+    assert!(
+        t.flushes >= before.flushes + 2,
+        "lost and re-established: {t:?}"
+    );
+    assert_eq!(hold_in_l1::<i32>(b, "k").await, Some(2));
+    a.put("k", &3).await.unwrap();
+    let acked = SystemTime::now();
+    let poll = poll_until(b, "k", &Some(3)).await;
+    assert_bound("a write on the new stream", acked, &poll);
+    shutdown(&nodes).await;
+}
+
+/// L1 never keeps an entry longer than the L2 entry's remaining TTL, nor longer than
+/// `tiered.l1_ttl_max_ms` (the safety net should an invalidation be lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_entries_live_no_longer_than_l2_ttl_and_l1_ttl_max() {
+    let server = RedisServer::start();
+    let (_, nodes) = start_nodes(&server, "l1ttl", 2, |c| c.tiered.l1_ttl_max_ms = 1_500).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    a.put("long", &1).await.unwrap(); // the default TTL: an hour in L2
+    a.put_with_ttl("short", &2, Duration::from_millis(1_000))
+        .await
+        .unwrap();
+    let filled = Instant::now();
+    assert_eq!(hold_in_l1::<i32>(b, "long").await, Some(1));
+    assert_eq!(hold_in_l1::<i32>(b, "short").await, Some(2));
+    // Past both bounds (from before the fills), the next reads are L1 misses: `long` comes
+    // from L2 again, `short` is gone everywhere.
+    tokio::time::sleep(Duration::from_millis(1_500).saturating_sub(filled.elapsed())).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let t0 = tiers(b).await;
+    assert_eq!(b.get::<i32>("long").await.unwrap(), Some(1));
+    assert_eq!(b.get::<i32>("short").await.unwrap(), None);
+    let t1 = tiers(b).await;
+    assert_eq!(t1.l1_hits, t0.l1_hits, "{t1:?}");
+    assert_eq!(t1.l1_misses, t0.l1_misses + 2, "{t1:?}");
     shutdown(&nodes).await;
 }
 
