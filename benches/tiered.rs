@@ -19,10 +19,13 @@
 //! - **(b) Zipf 0.9 over 100,000 keys, 90 % reads / 10 % writes**: 3 nodes (caches) × 4 tasks
 //!   on a 2-worker runtime, every task looping `get` / `put` (a fresh 64-char value) on keys
 //!   drawn from the same Zipf law, every call timed; tiered against the Redis backend, fresh
-//!   nodes in every round (tiered warmed up first), rounds alternated.
+//!   nodes in every round (tiered warmed up first), rounds alternated. Then the same with 1 %
+//!   writes, and with 4 reading tasks and 1 writing task per node (reads never wait behind a
+//!   write).
 //! - **(c) Invalidation propagation**: node A (a `Cache`) writes a key node B (a
 //!   `TieredBackend`, so its L1 can be peeked at) holds in L1; from A's acknowledgement until
-//!   the key is gone from B's L1 (a thread spinning on `l1_peek`), over 10,000 writes.
+//!   the key is gone from B's L1 (the main thread polling `l1_peek`, yielding its core between
+//!   polls), over 10,000 writes.
 #![allow(missing_docs, clippy::field_reassign_with_default)]
 
 #[path = "../tests/support/redis_server.rs"]
@@ -50,8 +53,8 @@ struct Plan {
     b_rounds: usize,
     b_warmup: Duration,
     b_window: Duration,
-    /// (b): write shares to run, per mille (the issue's mix is 100: 10 %).
-    b_write_permille: Vec<u64>,
+    /// (b): the mixes to run (the issue's is `Mix::Closed(100)`: 10 % writes).
+    b_mixes: Vec<Mix>,
     /// (c): writes.
     c_writes: usize,
 }
@@ -308,6 +311,17 @@ impl Zipf {
     }
 }
 
+/// What the tasks of one (b) run do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mix {
+    /// Every task writes with this probability (per mille) and reads otherwise, waiting for
+    /// each call before the next (a closed loop).
+    Closed(u64),
+    /// Per node, `TASKS_PER_NODE` tasks that only read and one that only writes: reads no
+    /// longer wait behind writes; the write share is whatever the writers reach.
+    ReadersAndAWriter,
+}
+
 /// xorshift64*: a per-task generator.
 struct Rng(u64);
 
@@ -392,7 +406,7 @@ fn zipf_round(
     rt: &Runtime,
     url: &str,
     kind: AdapterKind,
-    write_permille: u64,
+    mix: Mix,
     round: usize,
     zipf: &Arc<Zipf>,
     keys: &Arc<Vec<String>>,
@@ -401,7 +415,11 @@ fn zipf_round(
     rt.block_on(async {
         let mut nodes = Vec::new();
         for i in 0..NODES {
-            let name = format!("zipf_{kind:?}_{write_permille}_{round}_{i}");
+            let mix_tag = match mix {
+                Mix::Closed(p) => format!("w{p}"),
+                Mix::ReadersAndAWriter => "rw".to_string(),
+            };
+            let name = format!("zipf_{kind:?}_{mix_tag}_{round}_{i}");
             let node = Cache::start(config(url, "bench_zipf", &name, kind))
                 .await
                 .expect("node");
@@ -414,7 +432,15 @@ fn zipf_round(
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
-            for t in 0..TASKS_PER_NODE {
+            let roles: Vec<u64> = match mix {
+                Mix::Closed(p) => vec![p; TASKS_PER_NODE],
+                Mix::ReadersAndAWriter => {
+                    let mut r = vec![0; TASKS_PER_NODE];
+                    r.push(1_000);
+                    r
+                }
+            };
+            for (t, write_permille) in roles.into_iter().enumerate() {
                 tasks.push(tokio::spawn(zipf_task(
                     node.clone(),
                     zipf.clone(),
@@ -504,8 +530,8 @@ fn zipf(url: &str, plan: &Plan) {
             let _: () = pipe.query_async(&mut conn).await.expect("populate");
         }
     });
-    for &permille in &plan.b_write_permille {
-        zipf_mix(&rt, url, &zipf, &keys, permille, plan);
+    for &mix in &plan.b_mixes {
+        zipf_mix(&rt, url, &zipf, &keys, mix, plan);
     }
 }
 
@@ -514,7 +540,7 @@ fn zipf_mix(
     url: &str,
     zipf: &Arc<Zipf>,
     keys: &Arc<Vec<String>>,
-    permille: u64,
+    mix: Mix,
     plan: &Plan,
 ) {
     // Per subject: one entry per round.
@@ -527,7 +553,7 @@ fn zipf_mix(
                 rt,
                 url,
                 subjects[s],
-                permille,
+                mix,
                 round,
                 zipf,
                 keys,
@@ -535,26 +561,34 @@ fn zipf_mix(
             ));
         }
     }
+    let shape = match mix {
+        Mix::Closed(p) => format!(
+            "{:.0} % reads / {:.0} % writes, {NODES} nodes × {TASKS_PER_NODE} tasks",
+            100.0 - p as f64 / 10.0,
+            p as f64 / 10.0
+        ),
+        Mix::ReadersAndAWriter => {
+            format!("{NODES} nodes × ({TASKS_PER_NODE} reading tasks + 1 writing task)")
+        }
+    };
     println!(
-        "\n## (b) Zipf {ZIPF_S} over {} keys, {:.0} % reads / {:.0} % writes, {NODES} nodes × \
-         {TASKS_PER_NODE} tasks (2 workers): {} rounds of {:?} (tiered warmed up {:?}, redis {:?})\n",
+        "\n## (b) Zipf {ZIPF_S} over {} keys, {shape} (2 workers): {} rounds of {:?} (tiered \
+         warmed up {:?}, redis {:?})\n",
         plan.b_keys,
-        100.0 - permille as f64 / 10.0,
-        permille as f64 / 10.0,
         plan.b_rounds,
         plan.b_window,
         plan.b_warmup,
         plan.b_warmup / 4
     );
     println!(
-        "| backend | ops/s | reads/s | read p50 | read p99 | write p50 | write p99 | L1 hit ratio | ops that waited on Redis |"
+        "| backend | ops/s | reads/s | writes | read p50 | read p99 | write p50 | write p99 | L1 hit ratio | ops that waited on Redis |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut reads_per_s: Vec<Vec<f64>> = vec![Vec::new(), Vec::new()];
     for (s, kind) in subjects.iter().enumerate() {
         let mut ops = Vec::new();
         let (mut all_reads, mut all_writes, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        let mut remote = Vec::new();
+        let (mut remote, mut write_share) = (Vec::new(), Vec::new());
         for r in &results[s] {
             let secs = r.elapsed.as_secs_f64();
             ops.push((r.reads.len() + r.writes.len()) as f64 / secs);
@@ -564,13 +598,15 @@ fn zipf_mix(
             if let Some(h) = r.l1_hit_ratio {
                 ratios.push(h);
             }
+            write_share
+                .push(r.writes.len() as f64 / (r.reads.len() + r.writes.len()).max(1) as f64);
             remote.push(
                 (r.writes.len() as u64 + r.l1_misses) as f64
                     / (r.reads.len() + r.writes.len()).max(1) as f64,
             );
         }
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} % |",
+            "| {} | {} | {} | {:.1} % | {} | {} | {} | {} | {} | {:.0} % |",
             if *kind == AdapterKind::Tiered {
                 "tiered"
             } else {
@@ -578,6 +614,7 @@ fn zipf_mix(
             },
             rate(median(&ops)),
             rate(median(&reads_per_s[s])),
+            100.0 * median(&write_share),
             ns(quantile(&all_reads, 0.5)),
             ns(quantile(&all_reads, 0.99)),
             ns(quantile(&all_writes, 0.5)),
@@ -672,12 +709,13 @@ fn propagation(url: &str, plan: &Plan) {
                 acked.elapsed() < Duration::from_secs(10),
                 "never invalidated"
             );
-            std::hint::spin_loop();
+            // Let the runtime's workers (which handle the push) have the core if they need it.
+            std::thread::yield_now();
         }
     }
     println!(
         "\n## (c) Invalidation propagation: write acknowledged on A → gone from B's L1, {} writes \
-         (B spins on `l1_peek` in its own thread)\n",
+         (B's L1 polled by the main thread)\n",
         plan.c_writes
     );
     println!("| p50 | p90 | p99 | p99.9 | max | gone already at the ack |");
@@ -718,7 +756,7 @@ fn main() {
             b_rounds: 3,
             b_warmup: Duration::from_secs(2),
             b_window: Duration::from_secs(3),
-            b_write_permille: vec![100, 10],
+            b_mixes: vec![Mix::Closed(100), Mix::Closed(10), Mix::ReadersAndAWriter],
             c_writes: 10_000,
         }
     } else {
@@ -731,7 +769,7 @@ fn main() {
             b_rounds: 1,
             b_warmup: Duration::from_millis(40),
             b_window: Duration::from_millis(50),
-            b_write_permille: vec![100],
+            b_mixes: vec![Mix::Closed(100), Mix::ReadersAndAWriter],
             c_writes: 20,
         }
     };
