@@ -1196,6 +1196,15 @@ async fn losing_only_the_stream_bypasses_l1_then_reconnects() {
     let poll = poll_until(b, "k", &Some(3)).await;
     assert_bound("a write on the new stream", acked, &poll);
     shutdown(&nodes).await;
+    // shutdown() closes the streams.
+    let since = Instant::now();
+    while !tracking_client_ids(&server).is_empty() {
+        assert!(
+            since.elapsed() < LIVENESS,
+            "streams left open after shutdown()"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// L1 never keeps an entry longer than the L2 entry's remaining TTL, nor longer than
