@@ -528,8 +528,18 @@ impl CacheService {
                     backend: self.inner.backend_name,
                 });
             }
+            // A call the backend answers without waiting (a tiered L1 hit) skips the timer:
+            // only a call that would wait on the network is bounded by one.
+            let mut work = std::pin::pin!(req.apply(b, ns.name(), key));
+            let first = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(std::future::Future::poll(work.as_mut(), cx))
+            })
+            .await;
+            if let std::task::Poll::Ready(reply) = first {
+                return reply;
+            }
             let timeout = self.inner.call_timeout;
-            return tokio::time::timeout(timeout, req.apply(b, ns.name(), key))
+            return tokio::time::timeout(timeout, work)
                 .await
                 .unwrap_or(Err(CacheError::Timeout {
                     operation: R::OP.as_str(),

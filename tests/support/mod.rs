@@ -6,7 +6,9 @@ pub mod redis_server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deeper_cache::{AdapterKind, CacheConfig};
+use std::time::{Duration, Instant};
+
+use deeper_cache::{AdapterKind, Cache, CacheConfig, TierStats};
 pub use redis_server::RedisServer;
 
 static NEXT_PREFIX: AtomicU64 = AtomicU64::new(1);
@@ -39,6 +41,61 @@ pub async fn raw_connection(url: &str) -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .expect("connect to the test redis-server")
+}
+
+/// A configuration on the tiered backend at `url`: one node named `name` of the fleet that
+/// shares `prefix` (several nodes = several caches with the same prefix, distinct names).
+pub fn tiered_config(url: &str, prefix: &str, name: &str) -> CacheConfig {
+    let mut c = redis_config(url, prefix);
+    c.default_adapter = AdapterKind::Tiered;
+    c.name = Some(name.to_string());
+    c
+}
+
+/// The tiered backend's figures of `cache` (panics on another backend).
+pub async fn tiers(cache: &Cache) -> TierStats {
+    cache
+        .stats()
+        .await
+        .expect("stats")
+        .tiers
+        .expect("a tiered cache has tier stats")
+}
+
+/// Polls (every millisecond, at most `within`) until `cache`'s L1 invalidation stream is
+/// `live` (or not); panics when it does not get there.
+pub async fn until_tracking(cache: &Cache, live: bool, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        if tiers(cache).await.tracking_live == live {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: the invalidation stream did not become {} within {within:?}",
+            cache.name(),
+            if live { "live" } else { "lost" }
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Runs `redis-cli -p {port} {args...}` and returns its standard output (fails, never skips,
+/// when `redis-cli` is missing: it comes with the redis-server package).
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "`redis-cli` cannot run ({e}): install it with the redis-server package \
+                 (`apt-get install -y redis-server`, which brings redis-tools)"
+            )
+        });
+    assert!(out.status.success(), "redis-cli {args:?} failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 pub mod logs;
