@@ -169,6 +169,7 @@ impl MemoryTable {
     /// # Errors
     /// [`CacheError::NotAnInteger`], [`CacheError::Overflow`], [`CacheError::WrongType`],
     /// and [`CacheError::CapacityExceeded`] as for [`MemoryTable::put`].
+    #[inline]
     pub fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
         let next = |v: &Value| match v {
             Value::Bytes(b) => {

@@ -84,6 +84,7 @@ impl MemoryTable {
         self.lock_policy().map_or(0, |p| p.metadata_bytes())
     }
 
+    #[inline]
     pub(super) fn lock_policy(&self) -> Option<MutexGuard<'_, Policy>> {
         self.policy
             .as_ref()
@@ -91,6 +92,7 @@ impl MemoryTable {
     }
 
     /// Refuses an entry larger than `max_bytes` by itself.
+    #[inline]
     pub(super) fn check_fits(&self, t: &NsTable, size: u64) -> CacheResult<()> {
         let max = self.limits.max_bytes;
         if max > 0 && size > max {
@@ -132,6 +134,7 @@ impl MemoryTable {
     }
 
     /// Records an entry's size change of `delta` bytes of which `reserved` were reserved.
+    #[inline]
     pub(super) fn settle(&self, t: &NsTable, delta: i64, reserved: i64) {
         if delta != 0 {
             t.bytes.fetch_add(delta, Ordering::Relaxed);
@@ -212,6 +215,7 @@ impl MemoryTable {
     }
 
     /// After a write outside the policy mutex: evict growth in flight, record an `lru` hit.
+    #[inline]
     pub(super) fn after_write(&self, touch: Touch, shrink: bool, events: &mut Events) {
         if !shrink && touch.is_none() {
             return;

@@ -22,6 +22,7 @@ use crate::error::{CacheError, CacheResult};
 use crate::ttl::Ttl;
 
 impl MemoryTable {
+    #[inline]
     pub(super) fn check_size(&self, len: usize) -> CacheResult<()> {
         if len > self.max_value_bytes {
             return Err(CacheError::ValueTooLarge {
@@ -36,6 +37,7 @@ impl MemoryTable {
     ///
     /// # Errors
     /// [`CacheError::WrongType`] when the key holds a set.
+    #[inline]
     pub fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         self.read_live(ns, key, "a value", |v| match v {
             Value::Bytes(b) => Some(b.clone()),
@@ -78,6 +80,7 @@ impl MemoryTable {
     /// # Errors
     /// [`CacheError::ValueTooLarge`] past `max_value_bytes`; [`CacheError::CapacityExceeded`]
     /// for an entry larger than `max_bytes`, or at a limit under the `reject` policy.
+    #[inline]
     pub fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
         self.check_size(value.len())?;
         let now = self.clock.now_ms();
@@ -92,6 +95,7 @@ impl MemoryTable {
         r
     }
 
+    #[inline]
     fn put_in(
         &self,
         t: &NsTable,
@@ -158,6 +162,7 @@ impl MemoryTable {
     }
 
     /// Overwrites an existing entry in place (no policy mutex), or hands the value back.
+    #[inline]
     fn overwrite(
         &self,
         t: &NsTable,
@@ -196,6 +201,7 @@ impl MemoryTable {
     }
 
     /// Removes a key; `true` when a live entry was removed.
+    #[inline]
     pub fn delete(&self, ns: &str, key: &str) -> bool {
         let now = self.clock.now_ms();
         let Some(t) = self.lookup_ns(ns) else {

@@ -20,6 +20,7 @@ impl MemoryTable {
         self.expiry.len()
     }
 
+    #[inline]
     pub(super) fn item(&self, ns: u32, key: &Arc<str>) -> Item {
         Item {
             hash: self.item_hash(ns, key),
@@ -29,6 +30,7 @@ impl MemoryTable {
     }
 
     /// Makes sure `e`'s expiry is indexed (see `memory/expiry.rs`).
+    #[inline]
     pub(super) fn schedule(&self, ns: u32, key: &Arc<str>, e: &mut Entry) {
         if e.expires_at == NEVER {
             if e.indexed != NO_BUCKET {
