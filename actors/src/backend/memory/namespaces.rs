@@ -179,13 +179,17 @@ impl Namespaces {
     /// there (no reference count touched on the hot path).
     #[inline]
     pub(super) fn with<R>(&self, ns: &str, f: impl FnOnce(&NsTable) -> R) -> Option<R> {
-        {
-            let snap = self.snapshot.load();
-            if let Some(t) = snap.get(ns) {
-                return Some(f(t));
+        // One call site for `f`, so it inlines as it did when the snapshot was the whole map.
+        let snap = self.snapshot.load();
+        let recent;
+        let t = match snap.get(ns) {
+            Some(t) => &**t,
+            None => {
+                recent = self.get(ns)?;
+                &*recent
             }
-        }
-        self.get(ns).map(|t| f(&t))
+        };
+        Some(f(t))
     }
 
     /// The table by id (eviction and the sweep find entries this way).
