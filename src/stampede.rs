@@ -177,7 +177,7 @@ impl Cache {
         Fut: Future<Output = Result<T, E>>,
     {
         check_key(key)?;
-        let ttl = options.ttl.unwrap_or(self.default_ttl).validate()?;
+        let ttl = self.write_ttl(options.ttl.unwrap_or(self.default_ttl))?;
         let wait = options.wait_timeout.unwrap_or(self.wait_timeout());
         let started = self.ns.start();
         let r = async {
@@ -232,7 +232,11 @@ impl Cache {
             .ok_or_else(|| CacheError::InvalidTtl {
                 reason: "get_or_refresh needs a finite ttl (the default ttl is never)".into(),
             })?;
-        Ttl::After(ttl).validate()?;
+        // The jittered TTL is the refresh plan's: freshness and expiry spread alike.
+        let ttl = match self.write_ttl(Ttl::After(ttl))? {
+            Ttl::After(d) => d,
+            Ttl::Never => ttl,
+        };
         let stale_for = options
             .stale_for
             .unwrap_or(Duration::from_millis(self.stampede.stale_for_ms));

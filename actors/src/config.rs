@@ -25,6 +25,9 @@ pub struct CacheConfig {
     pub default_adapter: AdapterKind,
     /// TTL of entries written without an explicit one: whole seconds, or `"never"`.
     pub default_ttl_seconds: DefaultTtl,
+    /// Spreads every write's finite TTL uniformly within ±this fraction of itself (0.1 = ±10 %),
+    /// so entries written together do not expire together; 0 (the default) keeps TTLs exact.
+    pub ttl_jitter: f64,
     /// How long a facade call waits for the actors (including restarts) before it returns
     /// `Timeout` or `Unavailable`. An unanswered call is noticed at the next tick of the
     /// deadline alarm: a tenth of this value, between 1 and 100 ms, later at most.
@@ -55,6 +58,7 @@ impl Default for CacheConfig {
             enabled: true,
             default_adapter: AdapterKind::Memory,
             default_ttl_seconds: DefaultTtl(Ttl::After(Duration::from_secs(3600))),
+            ttl_jitter: 0.0,
             call_timeout_ms: 5_000,
             adapter: AdapterConfig::default(),
             memory: MemoryConfig::default(),
@@ -668,6 +672,13 @@ impl CacheConfig {
                 key: "default_ttl_seconds".into(),
                 value: format!("{:?}", self.default_ttl_seconds.0),
                 message: e.to_string(),
+            });
+        }
+        if !(0.0..1.0).contains(&self.ttl_jitter) {
+            return Err(CacheError::Config {
+                key: "ttl_jitter".into(),
+                value: self.ttl_jitter.to_string(),
+                message: "a fraction of the TTL: at least 0.0 (off) and below 1.0".into(),
             });
         }
         positive("call_timeout_ms", self.call_timeout_ms)?;
