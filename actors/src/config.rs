@@ -529,6 +529,14 @@ pub struct StampedeConfig {
     /// Default refresh-ahead for `get_or_refresh`: a hit in the last fraction of the TTL
     /// (e.g. 0.1) starts one background refresh. 0 = off.
     pub refresh_ahead: f64,
+    /// On a backend shared by several nodes (redis, tiered): a node's leader takes a lease in
+    /// Redis before it runs a generator, and leaders on other nodes wait for its value, so a
+    /// cold key runs its generator once fleet-wide. No effect on the memory backend.
+    pub distributed: bool,
+    /// How long a lease lasts if its holder never releases it (a node that died or hangs);
+    /// then one waiting node takes over. Longer than a generator usually runs: a generator
+    /// that outlives it may run a second time on another node.
+    pub lease_ms: u64,
 }
 
 impl Default for StampedeConfig {
@@ -537,6 +545,8 @@ impl Default for StampedeConfig {
             wait_timeout_ms: 10_000,
             stale_for_ms: 0,
             refresh_ahead: 0.0,
+            distributed: true,
+            lease_ms: 5_000,
         }
     }
 }
@@ -714,6 +724,7 @@ impl CacheConfig {
             self.tiered.validate()?;
         }
         positive("stampede.wait_timeout_ms", self.stampede.wait_timeout_ms)?;
+        positive("stampede.lease_ms", self.stampede.lease_ms)?;
         let ahead = self.stampede.refresh_ahead;
         if !(0.0..1.0).contains(&ahead) {
             return Err(CacheError::Config {
