@@ -335,6 +335,13 @@ pub struct RedisConfig {
     /// `COUNT` hint of each `SCAN` step and size of each `UNLINK` batch in `clear()` and
     /// `delete_pattern`.
     pub scan_batch_size: usize,
+    /// `clear()` of a namespace in one `INCR` (a generation counter its keys carry) instead of
+    /// a `SCAN` of the keyspace; the old generation is unlinked in the background. Off by
+    /// default: `clear(ns)` then returns 0 (how many entries went is known only when the
+    /// background unlink is done), and every node keeps one more connection (the stream that
+    /// tells it of other nodes' clears). Keys written before it was turned on stay readable
+    /// (generation 0 is the plain layout).
+    pub namespace_generations: bool,
 }
 
 impl Default for RedisConfig {
@@ -349,6 +356,7 @@ impl Default for RedisConfig {
             breaker_cooldown_ms: 1_000,
             error_log_interval_ms: 10_000,
             scan_batch_size: 1_000,
+            namespace_generations: false,
         }
     }
 }

@@ -178,13 +178,14 @@ impl CacheService {
             }
             AdapterKind::Noop => (Arc::new(NoopBackend), None),
             // Connects lazily: a Redis that is down now degrades calls, not the start.
-            AdapterKind::Redis => (
-                Arc::new(RedisBackend::new(
+            AdapterKind::Redis => {
+                let redis = RedisBackend::new(
                     &redis_within_call_timeout(&config),
                     config.memory.max_value_bytes,
-                )?),
-                None,
-            ),
+                )?;
+                redis.start_generation_stream(&name)?;
+                (Arc::new(redis), None)
+            }
             // The L1 is a bounded table the Store and Cleanup actors own and sweep.
             AdapterKind::Tiered => {
                 let l1 = config.tiered.l1_memory(&config.memory);

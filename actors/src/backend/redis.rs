@@ -13,6 +13,7 @@
 //! | `add_to_set` | `SADD`; with a TTL, the same kind of script |
 //! | `remove_from_set` / `set_members` / `is_member` | `SREM` / `SMEMBERS` / `SISMEMBER` |
 //! | `clear` / `delete_pattern` | `SCAN MATCH … COUNT n` + `UNLINK` in batches — never `KEYS`, never `FLUSHDB` |
+//! | `clear` of a namespace with `redis.namespace_generations` | `INCR {prefix}::gen:{namespace}`; the old generation unlinked in the background (`redis/generations.rs`) |
 //!
 //! # Degradation
 //! Connections are [`ConnectionManager`]s, created lazily (a server that is down when the cache
@@ -44,11 +45,15 @@ use crate::glob::Glob;
 use crate::ttl::Ttl;
 
 mod breaker;
+mod generations;
 pub(in crate::backend) mod keys;
+pub(in crate::backend) mod stream;
 
 pub use breaker::BreakerState;
 use breaker::{Breaker, LogLimiter, Permit};
+use generations::Generations;
 use keys::KeyLayout;
+use stream::{Stream, StreamHandler, StreamSource};
 
 /// Backend name in errors, logs and metric labels.
 const NAME: &str = "redis";
@@ -150,6 +155,10 @@ struct Inner {
     log: LogLimiter,
     sadd: Script,
     release: Script,
+    /// Namespace generations this node has read (`redis/generations.rs`).
+    generations: Arc<Generations>,
+    /// The stream keeping `generations` current, when this backend runs its own.
+    generation_stream: std::sync::Mutex<Option<Stream>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -228,6 +237,8 @@ impl RedisBackend {
                 log: LogLimiter::new(Duration::from_millis(config.error_log_interval_ms)),
                 sadd: Script::new(SADD_SCRIPT),
                 release: Script::new(RELEASE_SCRIPT),
+                generations: Arc::new(Generations::new(config.namespace_generations)),
+                generation_stream: std::sync::Mutex::new(None),
             }),
         };
         tracing::info!(backend = NAME, url = %backend.inner.url, key_prefix = %config.key_prefix, pool_size = config.pool_size, "redis backend configured");
@@ -267,25 +278,93 @@ impl RedisBackend {
         &self.inner.keys
     }
 
-    /// A client for the same server as this backend's, speaking RESP3 (for connections that
-    /// receive push messages, such as client-side-caching invalidations).
-    pub(in crate::backend) fn resp3_client(&self) -> CacheResult<Client> {
+    /// Where an invalidation stream over this backend's server connects: a RESP3 client (push
+    /// messages) with this backend's timeout and secrets.
+    pub(in crate::backend) fn stream_source(&self) -> CacheResult<StreamSource> {
         let info = self.inner.client.get_connection_info().clone();
         let settings = info
             .redis_settings()
             .clone()
             .set_protocol(::redis::ProtocolVersion::RESP3);
-        Client::open(info.set_redis_settings(settings)).map_err(|e| self.unavailable("connect", e))
+        let client = Client::open(info.set_redis_settings(settings))
+            .map_err(|e| self.unavailable("connect", e))?;
+        Ok(StreamSource {
+            client,
+            timeout: self.inner.command_timeout,
+            secrets: self.inner.secrets.clone(),
+        })
     }
 
-    /// `redis.command_timeout_ms`.
-    pub(in crate::backend) fn command_timeout(&self) -> Duration {
-        self.inner.command_timeout
+    /// The namespace generations this node has read.
+    pub(in crate::backend) fn generations(&self) -> &Generations {
+        &self.inner.generations
     }
 
-    /// Replaces every secret of the URL in `s` by `***`.
-    pub(in crate::backend) fn scrub(&self, s: String) -> String {
-        scrub(&self.inner.secrets, s)
+    /// With `redis.namespace_generations`, starts the stream that tells this node when
+    /// another one cleared a namespace (the tiered backend does not call it: its L1 stream
+    /// covers the generation counters too). Stopped by [`CacheBackend::stop`].
+    ///
+    /// # Errors
+    /// [`CacheError::BackendUnavailable`] when no client can be made for the URL.
+    pub fn start_generation_stream(&self, cache: &str) -> CacheResult<()> {
+        if !self.inner.generations.enabled() {
+            return Ok(());
+        }
+        let handler = Arc::new(GenerationHandler {
+            cache: cache.to_string(),
+            keys: self.inner.keys.clone(),
+            generations: self.inner.generations.clone(),
+        });
+        let stream = Stream::start(
+            "namespace generations",
+            cache,
+            self.stream_source()?,
+            vec![self.inner.keys.generation_start()],
+            GENERATION_CHECK,
+            handler,
+        );
+        let mut slot = match self.inner.generation_stream.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Some(stream);
+        Ok(())
+    }
+
+    /// The current generation of `ns`: the cached one, else read from Redis (and cached
+    /// while a stream is live).
+    async fn generation(&self, ns: &str) -> CacheResult<u64> {
+        let generations = &self.inner.generations;
+        if let Some(g) = generations.cached(ns) {
+            return Ok(g);
+        }
+        let epoch = generations.epoch();
+        let k = &self.inner.keys.generation_key(ns);
+        let g: Option<u64> = self
+            .call(
+                "generation",
+                Kind::Value,
+                true,
+                Some(k.as_str()),
+                |mut c| async move { ::redis::cmd("GET").arg(k).query_async(&mut c).await },
+            )
+            .await?;
+        let g = g.unwrap_or(0);
+        generations.remember(ns, g, epoch);
+        Ok(g)
+    }
+
+    /// The Redis key of `(ns, key)` in `ns`'s current generation, and that generation.
+    #[inline]
+    async fn key_of(&self, ns: &str, key: &str) -> CacheResult<(String, u64)> {
+        let g = self.generation(ns).await?;
+        Ok((self.inner.keys.key_at(ns, g, key), g))
+    }
+
+    /// The Redis key of `(ns, key)` in `ns`'s current generation.
+    #[inline]
+    async fn key(&self, ns: &str, key: &str) -> CacheResult<String> {
+        self.key_of(ns, key).await.map(|(k, _)| k)
     }
 
     /// `GET` and `PTTL` of one key in one round trip: the value and its remaining TTL, `None`
@@ -297,8 +376,8 @@ impl RedisBackend {
         &self,
         ns: &str,
         key: &str,
-    ) -> CacheResult<Option<(Bytes, Ttl)>> {
-        let k = &self.inner.keys.key(ns, key);
+    ) -> CacheResult<Option<(Bytes, Ttl, u64)>> {
+        let (k, generation) = &self.key_of(ns, key).await?;
         let (value, pttl): (Option<Bytes>, i64) = self
             .call(
                 "get",
@@ -316,7 +395,7 @@ impl RedisBackend {
                 },
             )
             .await?;
-        Ok(value.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t))))
+        Ok(value.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t, *generation))))
     }
 
     /// The redacted URL this backend talks to.
@@ -602,7 +681,7 @@ impl RedisBackend {
         key: &str,
         member: &Bytes,
     ) -> CacheResult<bool> {
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         self.call(
             op,
             Kind::Set,
@@ -698,7 +777,7 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         self.call(
             "get",
             Kind::Value,
@@ -712,7 +791,7 @@ impl CacheBackend for RedisBackend {
     async fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
         self.check_size(value.len())?;
         let ttl = ttl.validate()?;
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         let value = &value;
         self.call(
             "put",
@@ -732,7 +811,7 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn delete(&self, ns: &str, key: &str) -> CacheResult<bool> {
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         self.call(
             "delete",
             Kind::Value,
@@ -750,7 +829,7 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn exists(&self, ns: &str, key: &str) -> CacheResult<bool> {
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         self.call(
             "exists",
             Kind::Value,
@@ -768,7 +847,7 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn ttl(&self, ns: &str, key: &str) -> CacheResult<Option<Ttl>> {
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         self.call(
             "ttl",
             Kind::Value,
@@ -789,7 +868,7 @@ impl CacheBackend for RedisBackend {
         // Validated before the MULTI below: Redis runs every queued command even when one
         // fails, so an invalid `PX` would leave the INCRBY applied.
         let ttl = ttl.validate()?;
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         match ttl.as_millis() {
             None => {
                 self.call(
@@ -844,7 +923,7 @@ impl CacheBackend for RedisBackend {
     async fn add_to_set(&self, ns: &str, key: &str, member: Bytes, ttl: Ttl) -> CacheResult<bool> {
         self.check_size(member.len())?;
         let ttl = ttl.validate()?;
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         let member = &member;
         let added: u64 = match ttl.as_millis() {
             None => {
@@ -891,7 +970,7 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn set_members(&self, ns: &str, key: &str) -> CacheResult<Vec<Bytes>> {
-        let k = &self.inner.keys.key(ns, key);
+        let k = &self.key(ns, key).await?;
         self.call(
             "set_members",
             Kind::Set,
@@ -910,8 +989,9 @@ impl CacheBackend for RedisBackend {
     async fn clear(&self, ns: Option<&str>) -> CacheResult<u64> {
         let keys = &self.inner.keys;
         match ns {
+            Some(ns) if self.inner.generations.enabled() => self.next_generation(ns).await,
             Some(ns) => {
-                self.scan_unlink("clear", keys.namespace_pattern(ns), |_| true)
+                self.scan_unlink("clear", keys.namespace_pattern_at(ns, 0), |_| true)
                     .await
             }
             None => {
@@ -994,14 +1074,122 @@ impl CacheBackend for RedisBackend {
 
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64> {
         let keys = &self.inner.keys;
-        let start = keys.namespace_start(ns);
+        let generation = self.generation(ns).await?;
+        let start = keys.namespace_start_at(ns, generation);
         let start = start.as_bytes();
-        self.scan_unlink("delete_pattern", keys.glob_pattern(ns, pattern), |k| {
+        let server_pattern = keys.glob_pattern_at(ns, generation, pattern);
+        self.scan_unlink("delete_pattern", server_pattern, |k| {
             k.strip_prefix(start)
                 .and_then(|rest| std::str::from_utf8(rest).ok())
                 .is_some_and(|rest| pattern.matches(rest))
         })
         .await
+    }
+
+    fn stop(&self) {
+        let stream = match self.inner.generation_stream.lock() {
+            Ok(mut s) => s.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(stream) = stream {
+            stream.stop();
+        }
+    }
+}
+
+/// How often the generation stream checks its connection with a `PING`: a stream that died
+/// silently is noticed (and every cached generation distrusted) within this period plus
+/// `redis.command_timeout_ms`. The tiered backend's `tracking_check_ms` default, for the same
+/// reason.
+const GENERATION_CHECK: Duration = Duration::from_secs(1);
+
+/// Keeps a node's cached generations current from the generation stream's pushes.
+struct GenerationHandler {
+    cache: String,
+    keys: KeyLayout,
+    generations: Arc<Generations>,
+}
+
+#[async_trait]
+impl StreamHandler for GenerationHandler {
+    fn keys(&self, keys: &[&[u8]]) {
+        for k in keys {
+            if let Some(ns) = self.keys.parse_generation_key(k) {
+                self.generations.invalidate(&ns);
+            }
+        }
+    }
+
+    async fn established(&self) {
+        self.generations.set_live(true);
+        tracing::info!(cache = %self.cache, backend = NAME, "namespace generation stream live: generations cached");
+    }
+
+    async fn lost(&self, why: &'static str) {
+        self.generations.set_live(false);
+        tracing::warn!(cache = %self.cache, backend = NAME, reason = why, "namespace generation stream lost: every call reads its namespace's generation until it is back");
+    }
+
+    async fn server_flush(&self) {
+        self.generations.invalidate_all();
+    }
+}
+
+impl RedisBackend {
+    /// `clear()` of `ns` with generations: one `INCR` of its counter, then its older
+    /// generations unlinked in the background. Returns 0: the entries are unreachable at
+    /// once, but how many there were is known only when the background unlink is done (it
+    /// logs and counts them).
+    async fn next_generation(&self, ns: &str) -> CacheResult<u64> {
+        let generations = &self.inner.generations;
+        let k = &self.inner.keys.generation_key(ns);
+        let epoch = generations.epoch();
+        let generation: u64 = self
+            .call(
+                "clear",
+                Kind::Value,
+                false,
+                Some(k.as_str()),
+                |mut c| async move { ::redis::cmd("INCR").arg(k).query_async(&mut c).await },
+            )
+            .await?;
+        // This node reads the new generation at once, whatever its stream says and when.
+        generations.invalidate(ns);
+        generations.remember(ns, generation, epoch.wrapping_add(1));
+        let this = self.clone();
+        let ns = ns.to_string();
+        tokio::spawn(async move { this.unlink_older_generations(&ns, generation).await });
+        Ok(0)
+    }
+
+    /// Unlinks every key of `ns` in a generation below `current`, in `scan_batch_size`
+    /// batches (one `SCAN` step and at most one `UNLINK` per round trip, as `clear()`).
+    /// Older generations an earlier cleanup left (its node stopped) go too.
+    async fn unlink_older_generations(&self, ns: &str, current: u64) {
+        let keys = &self.inner.keys;
+        let started = std::time::Instant::now();
+        let result = self
+            .scan_unlink("clear", keys.namespace_family_pattern(ns), |k| {
+                keys.parse_at(k)
+                    .is_some_and(|(n, g, _)| g < current && n == ns)
+            })
+            .await;
+        match result {
+            Ok(n) => {
+                metrics::counter!("deeper_cache_generation_keys_unlinked_total", "backend" => NAME)
+                    .increment(n);
+                tracing::info!(
+                    backend = NAME,
+                    unlinked = n,
+                    generation = current,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "old namespace generations unlinked"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(backend = NAME, generation = current, error = %e, "unlinking old namespace generations stopped; the next clear() of the namespace resumes it");
+            }
+        }
     }
 }
 

@@ -29,7 +29,11 @@
 //!
 //! The L1 is a [`MemoryTable`] of its own, bounded (`tiered.l1.*`); the Store and Cleanup
 //! actors own and sweep it as they do the memory backend's table. Each L1 value carries the
-//! wall-clock time it was filled (8 bytes before the value), for `stale_if_error_ms`.
+//! wall-clock time it was filled, for `stale_if_error_ms`, and the namespace generation it was
+//! read in (16 bytes before the value): with `redis.namespace_generations`, an L1 entry is
+//! served only while its generation is the namespace's current one, so a `clear()` on any
+//! node stops every node's L1 from serving the namespace as soon as the generation counter's
+//! invalidation arrives.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,15 +54,16 @@ mod coherence;
 mod counters;
 mod tracking;
 
+use super::redis::stream::Stream;
 use coherence::{Coherence, FillToken};
 use counters::TierCounters;
-use tracking::Tracker;
 
 /// Backend name in errors, logs and metric labels.
 const NAME: &str = "tiered";
 
-/// Bytes of the fill-time stamp before each L1 value.
-const STAMP: usize = 8;
+/// Bytes of the stamp before each L1 value: the fill time (wall clock, ms) and the namespace
+/// generation the value was read in (0 without `redis.namespace_generations`).
+const STAMP: usize = 16;
 
 /// [`CacheBackend`] with a per-node L1 over the Redis L2. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -81,7 +86,7 @@ struct Inner {
     stale_if_error_ms: u64,
     /// The invalidation stream's task; stopped by [`CacheBackend::stop`] or when the last
     /// handle goes.
-    tracker: Tracker,
+    tracker: Stream,
 }
 
 impl TieredBackend {
@@ -104,14 +109,14 @@ impl TieredBackend {
         }
         let coherence = Arc::new(Coherence::new());
         let counters = Arc::new(TierCounters::default());
-        let tracker = Tracker::start(
+        let tracker = tracking::start(
             cache,
             l2.clone(),
             table.clone(),
             coherence.clone(),
             counters.clone(),
             config,
-        );
+        )?;
         Ok(TieredBackend {
             inner: Arc::new(Inner {
                 l1: MemoryBackend::new(table.clone()),
@@ -147,7 +152,14 @@ impl TieredBackend {
     }
 
     /// Fills L1 with `value` if `token` is still current (see `tiered/coherence.rs`).
-    fn fill(&self, ns: &str, key: &str, value: &Bytes, l2_ttl: Ttl, token: FillToken) {
+    fn fill(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &Bytes,
+        (l2_ttl, generation): (Ttl, u64),
+        token: FillToken,
+    ) {
         let c = &self.inner.coherence;
         if !c.is_current(&token) {
             return;
@@ -158,6 +170,7 @@ impl TieredBackend {
         };
         let mut stamped = Vec::with_capacity(STAMP + value.len());
         stamped.extend_from_slice(&self.inner.table.clock().epoch_ms().to_le_bytes());
+        stamped.extend_from_slice(&generation.to_le_bytes());
         stamped.extend_from_slice(value);
         // A fill that does not fit (a value over the L1's own limits) is simply not cached.
         if self.inner.table.put(ns, key, stamped.into(), ttl).is_ok() && !c.is_current(&token) {
@@ -182,6 +195,7 @@ impl TieredBackend {
             return None;
         }
         let filled = v.get_u64_le();
+        v.advance(STAMP - 8);
         let age = self.inner.table.clock().epoch_ms().saturating_sub(filled);
         (age <= limit).then_some(v)
     }
@@ -207,6 +221,14 @@ impl TieredBackend {
     }
 }
 
+/// The generation in an L1 value's stamp.
+#[inline]
+fn stamp_generation(stamped: &Bytes) -> u64 {
+    let mut g = [0u8; 8];
+    g.copy_from_slice(&stamped[8..16]);
+    u64::from_le_bytes(g)
+}
+
 #[async_trait]
 impl CacheBackend for TieredBackend {
     fn name(&self) -> &'static str {
@@ -226,6 +248,7 @@ impl CacheBackend for TieredBackend {
         if inner.coherence.is_live()
             && let Ok(Some(mut v)) = inner.table.get(ns, key)
             && v.len() >= STAMP
+            && inner.l2.generations().cached(ns) == Some(stamp_generation(&v))
         {
             inner.counters.l1_hit();
             v.advance(STAMP);
@@ -234,10 +257,10 @@ impl CacheBackend for TieredBackend {
         inner.counters.l1_miss();
         let token = inner.coherence.token(ns, key);
         match inner.l2.get_with_ttl(ns, key).await {
-            Ok(Some((v, ttl))) => {
+            Ok(Some((v, ttl, generation))) => {
                 inner.counters.l2_hit();
                 if let Some(token) = token {
-                    self.fill(ns, key, &v, ttl, token);
+                    self.fill(ns, key, &v, (ttl, generation), token);
                 }
                 Ok(Some(v))
             }

@@ -1,110 +1,80 @@
-//! The invalidation stream: one RESP3 connection per node with
-//! `CLIENT TRACKING ON BCAST PREFIX {key_prefix}:`, over which Redis pushes the name of every
-//! key under the prefix that any client changes (a write, a delete, an expiry, an eviction).
+//! The L1's invalidation stream: one RESP3 connection per node with
+//! `CLIENT TRACKING ON BCAST PREFIX {key_prefix}:` (`redis/stream.rs`), over which Redis pushes
+//! the name of every key under the prefix that any client changes (a write, a delete, an
+//! expiry, an eviction), namespace generation counters included.
 //!
-//! Each pushed key is handled as it is read off the socket, in the connection's own task:
-//! its fill token is voided and it is dropped from L1 (`coherence.rs`). The tracker task owns
-//! the connection and its state:
+//! Each pushed key is handled as it is read off the socket, in the connection's own task: its
+//! fill token is voided and it is dropped from L1 (`coherence.rs`); a pushed generation
+//! counter drops the L2's cached generation of that namespace at once (so no L1 entry of the
+//! old generation is served again: each carries the generation it was read in) and then the
+//! namespace's L1 entries. The stream's states:
 //!
 //! - **connected and tracking**: L1 is flushed once (anything in it may have missed
 //!   invalidations while the stream was down), then marked live;
-//! - **lost** (the connection reports a disconnect, a `PING` every `tiered.tracking_check_ms`
-//!   fails within `redis.command_timeout_ms`, or Redis restarts): L1 is marked not live at
-//!   once, so reads bypass it, and flushed (kept only while `tiered.stale_if_error_ms` may
-//!   still serve it); the tracker reconnects with backoff (50 ms doubling to 1 s);
+//! - **lost** (a disconnect, a `PING` every `tiered.tracking_check_ms` unanswered within
+//!   `redis.command_timeout_ms`, or a Redis restart): L1 is marked not live at once, so reads
+//!   bypass it, and flushed (kept only while `tiered.stale_if_error_ms` may still serve it);
+//!   the stream reconnects with backoff;
 //! - a server-side flush (`FLUSHDB`/`FLUSHALL`, pushed as a null key list) flushes L1.
 //!
 //! Owned by the tiered backend: stopped by `CacheBackend::stop` (the cache's `shutdown()`) or
 //! when the backend is dropped.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::MultiplexedConnection;
-use ::redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use async_trait::async_trait;
 
 use super::super::CacheBackend;
 use super::super::memory::{MemoryBackend, MemoryTable};
 use super::super::redis::RedisBackend;
+use super::super::redis::stream::{Stream, StreamHandler};
 use super::coherence::Coherence;
 use super::counters::TierCounters;
 use crate::config::TieredConfig;
+use crate::error::CacheResult;
 
-/// First wait before reconnecting the stream; doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(50);
-/// Longest wait between reconnection attempts: a stream back within a second of Redis.
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
-
-/// What the connection tells the tracker task.
+/// What the stream's pushes do to this node's L1.
 #[derive(Debug)]
-enum Event {
-    /// The connection closed.
-    Lost,
-    /// The server flushed its data (`FLUSHDB`/`FLUSHALL`).
-    ServerFlush,
-}
-
-/// Everything the stream needs, shared with the push handler.
-#[derive(Debug)]
-struct Context {
+struct L1Handler {
     cache: String,
     l2: RedisBackend,
     table: Arc<MemoryTable>,
     coherence: Arc<Coherence>,
     counters: Arc<TierCounters>,
-    check_every: Duration,
     keep_for_stale: bool,
 }
 
-/// The tracker task's handle: stopping it (or dropping it) aborts the task and closes the
-/// connection.
-#[derive(Debug)]
-pub(super) struct Tracker {
-    task: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Tracker {
-    /// Starts the stream for `table` (the L1) over `l2`'s server.
-    pub(super) fn start(
-        cache: &str,
-        l2: RedisBackend,
-        table: Arc<MemoryTable>,
-        coherence: Arc<Coherence>,
-        counters: Arc<TierCounters>,
-        config: &TieredConfig,
-    ) -> Tracker {
-        let ctx = Arc::new(Context {
-            cache: cache.to_string(),
-            l2,
-            table,
-            coherence,
-            counters,
-            check_every: Duration::from_millis(config.tracking_check_ms),
-            keep_for_stale: config.stale_if_error_ms > 0,
-        });
-        Tracker {
-            task: Mutex::new(Some(tokio::spawn(run(ctx)))),
-        }
-    }
-
-    /// Stops the stream (idempotent).
-    pub(super) fn stop(&self) {
-        let task = match self.task.lock() {
-            Ok(mut t) => t.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        if let Some(task) = task {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for Tracker {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Starts the stream for `table` (the L1) over `l2`'s server.
+///
+/// # Errors
+/// [`crate::error::CacheError::BackendUnavailable`] when no client can be made for the URL.
+pub(super) fn start(
+    cache: &str,
+    l2: RedisBackend,
+    table: Arc<MemoryTable>,
+    coherence: Arc<Coherence>,
+    counters: Arc<TierCounters>,
+    config: &TieredConfig,
+) -> CacheResult<Stream> {
+    let source = l2.stream_source()?;
+    let prefixes = vec![l2.keys().prefix_start()];
+    let handler = Arc::new(L1Handler {
+        cache: cache.to_string(),
+        l2,
+        table,
+        coherence,
+        counters,
+        keep_for_stale: config.stale_if_error_ms > 0,
+    });
+    Ok(Stream::start(
+        "tiered L1",
+        cache,
+        source,
+        prefixes,
+        Duration::from_millis(config.tracking_check_ms),
+        handler,
+    ))
 }
 
 /// Empties `ns` of L1 (all of it for `None`); returns the entries dropped.
@@ -115,127 +85,59 @@ pub(super) async fn clear_l1(table: &Arc<MemoryTable>, ns: Option<&str>) -> u64 
         .unwrap_or(0)
 }
 
-async fn flush(ctx: &Context, why: &'static str) {
-    ctx.coherence.bump_epoch();
-    let n = clear_l1(&ctx.table, None).await;
-    ctx.counters.flushed(n);
-    tracing::debug!(cache = %ctx.cache, reason = why, dropped = n, "L1 flushed");
-}
-
-async fn run(ctx: Arc<Context>) {
-    let mut backoff = MIN_BACKOFF;
-    let mut logged_failure = false;
-    loop {
-        match connect(&ctx).await {
-            Ok((mut conn, mut events)) => {
-                backoff = MIN_BACKOFF;
-                logged_failure = false;
-                flush(&ctx, "stream established").await;
-                ctx.coherence.set_live(true);
-                tracing::info!(cache = %ctx.cache, "L1 invalidation stream live: L1 serves reads");
-                let why = watch(&ctx, &mut conn, &mut events).await;
-                ctx.coherence.set_live(false);
-                ctx.counters.tracking_lost();
-                tracing::warn!(cache = %ctx.cache, reason = why, "L1 invalidation stream lost: reads go to Redis until it is back");
-                if !ctx.keep_for_stale {
-                    flush(&ctx, "stream lost").await;
-                }
-            }
-            Err(why) => {
-                if !logged_failure {
-                    tracing::warn!(cache = %ctx.cache, error = %why, "L1 invalidation stream cannot start; retrying");
-                    logged_failure = true;
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+impl L1Handler {
+    async fn flush(&self, why: &'static str) {
+        self.coherence.bump_epoch();
+        let n = clear_l1(&self.table, None).await;
+        self.counters.flushed(n);
+        tracing::debug!(cache = %self.cache, reason = why, dropped = n, "L1 flushed");
     }
 }
 
-/// Serves one connection until it is lost; returns why.
-async fn watch(
-    ctx: &Context,
-    conn: &mut MultiplexedConnection,
-    events: &mut mpsc::UnboundedReceiver<Event>,
-) -> &'static str {
-    let timeout = ctx.l2.command_timeout();
-    loop {
-        tokio::select! {
-            ev = events.recv() => match ev {
-                Some(Event::ServerFlush) => flush(ctx, "server flush").await,
-                Some(Event::Lost) | None => return "disconnected",
-            },
-            () = tokio::time::sleep(ctx.check_every) => {
-                let ping = ::redis::cmd("PING");
-                let answer = tokio::time::timeout(timeout, ping.query_async::<()>(conn)).await;
-                if !matches!(answer, Ok(Ok(()))) {
-                    return "no answer to PING";
-                }
+#[async_trait]
+impl StreamHandler for L1Handler {
+    /// Drops every pushed key of this cache's layout from L1, voiding fills in flight first.
+    fn keys(&self, keys: &[&[u8]]) {
+        let layout = self.l2.keys();
+        let mut n = 0;
+        for k in keys {
+            if let Some((ns, key)) = layout.parse(k) {
+                self.coherence.invalidate(&ns, &key);
+                self.table.delete(&ns, &key);
+                n += 1;
+            } else if let Some(ns) = layout.parse_generation_key(k) {
+                // The generation first: from here no L1 entry of the old one is served.
+                self.l2.generations().invalidate(&ns);
+                self.coherence.bump_epoch();
+                let table = self.table.clone();
+                tokio::spawn(async move {
+                    clear_l1(&table, Some(&ns)).await;
+                });
+                n += 1;
             }
         }
+        self.counters.invalidated(n);
     }
-}
 
-/// Opens the stream's connection and turns tracking on.
-async fn connect(
-    ctx: &Arc<Context>,
-) -> Result<(MultiplexedConnection, mpsc::UnboundedReceiver<Event>), String> {
-    let client = ctx.l2.resp3_client().map_err(|e| e.to_string())?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handler = {
-        let ctx = ctx.clone();
-        move |push: PushInfo| -> Result<(), ()> {
-            match push.kind {
-                PushKind::Invalidate => match push.data.first() {
-                    Some(Value::Array(keys)) => invalidate(&ctx, keys),
-                    _ => {
-                        let _ = tx.send(Event::ServerFlush);
-                    }
-                },
-                PushKind::Disconnection => {
-                    let _ = tx.send(Event::Lost);
-                }
-                _ => {}
-            }
-            Ok(())
-        }
-    };
-    let timeout = ctx.l2.command_timeout();
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_push_sender(handler);
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| ctx.l2.scrub(e.to_string()))?;
-    ::redis::cmd("CLIENT")
-        .arg("TRACKING")
-        .arg("ON")
-        .arg("BCAST")
-        .arg("PREFIX")
-        .arg(ctx.l2.keys().prefix_start())
-        .query_async::<()>(&mut conn)
-        .await
-        .map_err(|e| ctx.l2.scrub(e.to_string()))?;
-    Ok((conn, rx))
-}
+    async fn established(&self) {
+        self.flush("stream established").await;
+        self.l2.generations().set_live(true);
+        self.coherence.set_live(true);
+        tracing::info!(cache = %self.cache, "L1 invalidation stream live: L1 serves reads");
+    }
 
-/// Drops every pushed key of this cache's layout from L1, voiding fills in flight first.
-fn invalidate(ctx: &Context, keys: &[Value]) {
-    let mut n = 0;
-    for k in keys {
-        let bytes: &[u8] = match k {
-            Value::BulkString(b) => b,
-            Value::SimpleString(s) => s.as_bytes(),
-            _ => continue,
-        };
-        if let Some((ns, key)) = ctx.l2.keys().parse(bytes) {
-            ctx.coherence.invalidate(&ns, &key);
-            ctx.table.delete(&ns, &key);
-            n += 1;
+    async fn lost(&self, why: &'static str) {
+        self.coherence.set_live(false);
+        self.l2.generations().set_live(false);
+        self.counters.tracking_lost();
+        tracing::warn!(cache = %self.cache, reason = why, "L1 invalidation stream lost: reads go to Redis until it is back");
+        if !self.keep_for_stale {
+            self.flush("stream lost").await;
         }
     }
-    ctx.counters.invalidated(n);
+
+    async fn server_flush(&self) {
+        self.l2.generations().invalidate_all();
+        self.flush("server flush").await;
+    }
 }
