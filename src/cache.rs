@@ -374,7 +374,8 @@ impl Cache {
 
     /// Removes every entry this handle can see: the whole cache on the root handle, only the
     /// namespace on a handle from [`Cache::namespace`]. Returns the number of live entries
-    /// removed.
+    /// removed (0 for a namespace on Redis with `redis.namespace_generations`: the namespace
+    /// is emptied by one generation step and its keys unlinked in the background).
     ///
     /// # Errors
     /// `Timeout` / `Unavailable` / `ShutDown`.
