@@ -171,13 +171,7 @@ struct RoundA {
     by_command: BTreeMap<String, u64>,
 }
 
-async fn round_a(
-    plan: &Plan,
-    url: &str,
-    kind: AdapterKind,
-    lease: bool,
-    round: usize,
-) -> RoundA {
+async fn round_a(plan: &Plan, url: &str, kind: AdapterKind, lease: bool, round: usize) -> RoundA {
     let prefix = format!("fleet_a_{round}_{lease}_{kind:?}");
     let mut nodes = Vec::new();
     for i in 0..3 {
@@ -360,14 +354,24 @@ async fn part_b(plan: &Plan, server: &redis_server::RedisServer) {
             // Let the generation stream come up so the node's generation is cached.
             tokio::time::sleep(Duration::from_millis(200)).await;
             let big = node.namespace("big").expect("ns");
-            assert!(big.get::<String>("key:0000000").await.expect("get").is_some());
+            assert!(
+                big.get::<String>("key:0000000")
+                    .await
+                    .expect("get")
+                    .is_some()
+            );
             let mut stats = raw(&url).await;
             reset_stats(&mut stats).await;
             let t = Instant::now();
             big.clear().await.expect("clear");
             let returned = t.elapsed();
             let at_return: u64 = commandstats(&mut stats).await.values().sum();
-            assert!(big.get::<String>("key:0000000").await.expect("get").is_none());
+            assert!(
+                big.get::<String>("key:0000000")
+                    .await
+                    .expect("get")
+                    .is_none()
+            );
             // Until Redis holds only the other namespace (and the counter).
             let keep = 1_000 + u64::from(generations);
             loop {
@@ -398,4 +402,3 @@ async fn part_b(plan: &Plan, server: &redis_server::RedisServer) {
         }
     }
 }
-

@@ -81,7 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for node in &nodes {
         let stats = node.stats().await?;
         let waits = stats.total.stampede.get("lease_wait").copied().unwrap_or(0);
-        println!("  {}: waited on another node's lease {waits} time(s)", node.name());
+        println!(
+            "  {}: waited on another node's lease {waits} time(s)",
+            node.name()
+        );
     }
 
     // 2. clear() of a namespace on node-1, seen by node-2 and node-3.

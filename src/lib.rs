@@ -77,7 +77,7 @@ pub use deeper_cache_actors::ractor;
 /// The Redis backend's settings (`CacheConfig::redis`), the backend itself and its circuit
 /// breaker's states; see the README's "Redis backend" section.
 pub use deeper_cache_actors::backend::{BreakerState, RedisBackend};
-pub use deeper_cache_actors::config::RedisConfig;
+pub use deeper_cache_actors::config::{RedisConfig, RedisMode, SentinelConfig};
 
 #[cfg(feature = "testing")]
 pub use deeper_cache_actors::{Fault, ManualClock};

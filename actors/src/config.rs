@@ -304,6 +304,32 @@ impl EvictionPolicy {
     }
 }
 
+/// How the Redis backend finds its servers (`redis.mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    /// One server at `redis.url`.
+    #[default]
+    Standalone,
+    /// A Redis Cluster, discovered from the seed nodes in `redis.urls`: every command goes to
+    /// the primary of its key's slot.
+    Cluster,
+    /// A primary managed by Sentinel: `redis.sentinel.urls` are the sentinels, asked for the
+    /// primary of `redis.sentinel.master_name` at start and again after a failover.
+    Sentinel,
+}
+
+/// Sentinel settings (`redis.mode = "sentinel"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SentinelConfig {
+    /// The name the sentinels monitor the primary under (`sentinel monitor <name> …`).
+    pub master_name: String,
+    /// The sentinels' addresses (`redis://[user[:password]@]host:port`); each one is redacted
+    /// like `redis.url`.
+    pub urls: Vec<SecretUrl>,
+}
+
 /// Settings of the Redis backend.
 ///
 /// The URL is a [`SecretUrl`]: `Debug`, `Display` and `Serialize` (and so every log or dump of
@@ -311,9 +337,17 @@ impl EvictionPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
+    /// Standalone, cluster or sentinel.
+    pub mode: RedisMode,
     /// Server URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS (needs
-    /// the `redis-tls` cargo feature).
+    /// the `redis-tls` cargo feature). In sentinel mode its user, password, database and
+    /// scheme are used for the primary the sentinels name (its host and port are not).
     pub url: SecretUrl,
+    /// Cluster seed nodes (`redis.mode = "cluster"`), each a URL like `redis.url`; any
+    /// reachable one is enough to discover the cluster.
+    pub urls: Vec<SecretUrl>,
+    /// Sentinel settings (`redis.mode = "sentinel"`).
+    pub sentinel: SentinelConfig,
     /// Multiplexed connections opened to the server; a key's commands always use the same one
     /// (chosen by key hash), so they reach Redis in the order they were issued.
     pub pool_size: usize,
@@ -347,7 +381,10 @@ pub struct RedisConfig {
 impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
+            mode: RedisMode::Standalone,
             url: "redis://127.0.0.1:6379".into(),
+            urls: Vec::new(),
+            sentinel: SentinelConfig::default(),
             pool_size: 4,
             key_prefix: "deeper_cache".into(),
             connect_timeout_ms: 1_000,
@@ -384,21 +421,69 @@ impl RedisConfig {
             message: message.into(),
         };
         if url_in_use {
-            let url = self.url.expose_secret().trim();
-            if url.starts_with("rediss://") {
-                if !cfg!(feature = "redis-tls") {
-                    return Err(bad(
-                        "url",
-                        self.redacted_url(),
-                        "rediss:// (TLS) needs deeper-cache built with the `redis-tls` feature",
-                    ));
+            check_url("url", &self.url)?;
+            match self.mode {
+                RedisMode::Standalone => {
+                    if !self.urls.is_empty() {
+                        return Err(bad(
+                            "urls",
+                            format!("{} URLs", self.urls.len()),
+                            "seed nodes are for redis.mode = \"cluster\" (standalone uses redis.url)",
+                        ));
+                    }
+                    if !self.sentinel.urls.is_empty() {
+                        return Err(bad(
+                            "sentinel.urls",
+                            format!("{} URLs", self.sentinel.urls.len()),
+                            "sentinels are for redis.mode = \"sentinel\"",
+                        ));
+                    }
                 }
-            } else if !url.starts_with("redis://") {
-                return Err(bad(
-                    "url",
-                    self.redacted_url(),
-                    "expected redis://[user[:password]@]host[:port][/db] or rediss://...",
-                ));
+                RedisMode::Cluster => {
+                    if self.urls.is_empty() {
+                        return Err(bad(
+                            "urls",
+                            "[]".into(),
+                            "redis.mode = \"cluster\" needs at least one seed node URL",
+                        ));
+                    }
+                    for u in &self.urls {
+                        check_url("urls", u)?;
+                    }
+                    if !self.sentinel.urls.is_empty() {
+                        return Err(bad(
+                            "sentinel.urls",
+                            format!("{} URLs", self.sentinel.urls.len()),
+                            "sentinels are for redis.mode = \"sentinel\", not cluster",
+                        ));
+                    }
+                }
+                RedisMode::Sentinel => {
+                    if self.sentinel.master_name.trim().is_empty() {
+                        return Err(bad(
+                            "sentinel.master_name",
+                            "\"\"".into(),
+                            "redis.mode = \"sentinel\" needs the name the sentinels monitor",
+                        ));
+                    }
+                    if self.sentinel.urls.is_empty() {
+                        return Err(bad(
+                            "sentinel.urls",
+                            "[]".into(),
+                            "redis.mode = \"sentinel\" needs at least one sentinel URL",
+                        ));
+                    }
+                    for u in &self.sentinel.urls {
+                        check_url("sentinel.urls", u)?;
+                    }
+                    if !self.urls.is_empty() {
+                        return Err(bad(
+                            "urls",
+                            format!("{} URLs", self.urls.len()),
+                            "seed nodes are for redis.mode = \"cluster\", not sentinel",
+                        ));
+                    }
+                }
             }
         }
         if !(1..=64).contains(&self.pool_size) {
@@ -444,6 +529,29 @@ impl RedisConfig {
         }
         Ok(())
     }
+}
+
+/// Refuses a URL with a scheme the backend cannot use (TLS without the feature, anything but
+/// `redis://` / `rediss://`), naming `redis.{key}` and showing only the redacted URL.
+fn check_url(key: &str, url: &SecretUrl) -> CacheResult<()> {
+    let bad = |message: &str| CacheError::Config {
+        key: format!("redis.{key}"),
+        value: url.redacted(),
+        message: message.into(),
+    };
+    let raw = url.expose_secret().trim();
+    if raw.starts_with("rediss://") {
+        if !cfg!(feature = "redis-tls") {
+            return Err(bad(
+                "rediss:// (TLS) needs deeper-cache built with the `redis-tls` feature",
+            ));
+        }
+    } else if !raw.starts_with("redis://") {
+        return Err(bad(
+            "expected redis://[user[:password]@]host[:port][/db] or rediss://...",
+        ));
+    }
+    Ok(())
 }
 
 /// Settings of the MetricsReporter actor.
@@ -730,6 +838,20 @@ impl CacheConfig {
         self.redis.validate(self.effective_adapter().uses_redis())?;
         if self.effective_adapter() == AdapterKind::Tiered {
             self.tiered.validate()?;
+            if self.redis.mode != RedisMode::Standalone {
+                // The L1 is kept coherent by one tracking connection to one server; on a
+                // cluster every primary, and after a failover the new primary, would need it.
+                return Err(CacheError::Config {
+                    key: "default_adapter".into(),
+                    value: "\"tiered\"".into(),
+                    message: format!(
+                        "the tiered backend needs redis.mode = \"standalone\" (its L1 invalidation \
+                         stream follows one server); use the redis backend with redis.mode = {:?}",
+                        self.redis.mode
+                    )
+                    .to_lowercase(),
+                });
+            }
         }
         positive("stampede.wait_timeout_ms", self.stampede.wait_timeout_ms)?;
         positive("stampede.lease_ms", self.stampede.lease_ms)?;

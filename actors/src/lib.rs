@@ -88,8 +88,8 @@ pub use clock::Clock;
 pub use clock::ManualClock;
 pub use config::{
     AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, EvictionPolicy,
-    MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig,
-    StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
+    MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig, RedisMode,
+    SentinelConfig, StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]

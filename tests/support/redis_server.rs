@@ -54,6 +54,10 @@ pub fn free_port() -> u16 {
 pub struct RedisServer {
     port: u16,
     password: Option<String>,
+    /// More `redis-server` arguments (cluster mode, `--replicaof`).
+    extra: Vec<String>,
+    /// A sentinel's configuration: the process runs as a sentinel with it.
+    sentinel_conf: Option<String>,
     dir: tempfile::TempDir,
     server: Option<Child>,
     watchdog: Option<Child>,
@@ -71,10 +75,30 @@ impl RedisServer {
     }
 
     fn start_with(password: Option<String>) -> RedisServer {
+        Self::launch(password, Vec::new(), None)
+    }
+
+    /// Starts a server with more `redis-server` arguments (cluster mode, `--replicaof`).
+    pub fn start_with_args(extra: &[&str]) -> RedisServer {
+        Self::launch(None, extra.iter().map(|a| a.to_string()).collect(), None)
+    }
+
+    /// Starts a sentinel whose configuration file holds `conf`.
+    pub fn start_sentinel(conf: &str) -> RedisServer {
+        Self::launch(None, Vec::new(), Some(conf.to_string()))
+    }
+
+    fn launch(
+        password: Option<String>,
+        extra: Vec<String>,
+        sentinel_conf: Option<String>,
+    ) -> RedisServer {
         require_redis_server();
         // A port can be taken between free_port() and the server's bind: retry a few times.
         for _ in 0..5 {
             let mut s = RedisServer {
+                extra: extra.clone(),
+                sentinel_conf: sentinel_conf.clone(),
                 port: free_port(),
                 password: password.clone(),
                 dir: tempfile::tempdir().expect("a temporary directory"),
@@ -92,6 +116,8 @@ impl RedisServer {
     pub fn start_on(port: u16) -> RedisServer {
         require_redis_server();
         let mut s = RedisServer {
+            extra: Vec::new(),
+            sentinel_conf: None,
             port,
             password: None,
             dir: tempfile::tempdir().expect("a temporary directory"),
@@ -178,14 +204,15 @@ impl RedisServer {
 
     fn spawn_and_wait(&mut self) -> bool {
         let mut cmd = Command::new(redis_server_bin());
+        if let Some(conf) = &self.sentinel_conf {
+            let path = self.dir.path().join("sentinel.conf");
+            std::fs::write(&path, conf).expect("write sentinel.conf");
+            cmd.arg(&path).arg("--sentinel");
+        }
         cmd.arg("--port")
             .arg(self.port.to_string())
             .arg("--bind")
             .arg("127.0.0.1")
-            .arg("--save")
-            .arg("")
-            .arg("--appendonly")
-            .arg("no")
             .arg("--dir")
             .arg(self.dir.path())
             .arg("--logfile")
@@ -195,6 +222,10 @@ impl RedisServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if self.sentinel_conf.is_none() {
+            cmd.arg("--save").arg("").arg("--appendonly").arg("no");
+        }
+        cmd.args(&self.extra);
         if let Some(p) = &self.password {
             cmd.arg("--requirepass").arg(p);
         }

@@ -32,25 +32,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManagerConfig;
 use ::redis::{Client, ErrorKind, RedisError, Script, ServerErrorKind};
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
-use crate::config::RedisConfig;
+use crate::config::{RedisConfig, RedisMode};
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::ttl::Ttl;
 
 mod breaker;
+mod connection;
 mod generations;
 pub(in crate::backend) mod keys;
 pub(in crate::backend) mod stream;
 
 pub use breaker::BreakerState;
 use breaker::{Breaker, LogLimiter, Permit};
+use connection::{Conn, Source};
 use generations::Generations;
 use keys::KeyLayout;
 use stream::{Stream, StreamHandler, StreamSource};
@@ -143,9 +145,12 @@ pub struct RedisBackend {
 struct Inner {
     url: String,
     secrets: Vec<String>,
-    client: Client,
-    manager_config: ConnectionManagerConfig,
-    pool: Vec<ArcSwap<ConnectionManager>>,
+    /// Where connections come from (`redis.mode`).
+    source: Source,
+    /// Cluster mode (`SCAN` walks every primary).
+    cluster: bool,
+    /// The connections; empty until first used in sentinel mode.
+    pool: Vec<ArcSwapOption<Conn>>,
     next: AtomicUsize,
     keys: KeyLayout,
     command_timeout: Duration,
@@ -195,35 +200,45 @@ impl RedisBackend {
         }
         let secrets = config.url.secrets();
         let scrub = |s: String| scrub(&secrets, s);
-        let client =
-            Client::open(config.url.expose_secret().trim()).map_err(|e| CacheError::Config {
-                key: "redis.url".into(),
-                value: config.redacted_url(),
-                message: scrub(e.to_string()),
-            })?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout()))
             // The breaker paces reconnection: one attempt per reconnect, no backoff loop.
             .set_number_of_retries(0)
             .set_min_delay(Duration::from_millis(1))
             .set_max_delay(Duration::from_millis(10));
-        let mut pool = Vec::with_capacity(config.pool_size);
-        for _ in 0..config.pool_size.max(1) {
-            let manager =
-                ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
-                    .map_err(|e| CacheError::Config {
-                        key: "redis.url".into(),
-                        value: config.redacted_url(),
-                        message: scrub(e.to_string()),
-                    })?;
-            pool.push(ArcSwap::from_pointee(manager));
-        }
+        let (key, shown) = match config.mode {
+            RedisMode::Standalone | RedisMode::Sentinel => ("redis.url", config.redacted_url()),
+            RedisMode::Cluster => (
+                "redis.urls",
+                config
+                    .urls
+                    .iter()
+                    .map(|u| u.redacted())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        };
+        let config_error = |e: RedisError| CacheError::Config {
+            key: key.into(),
+            value: shown.clone(),
+            message: scrub(e.to_string()),
+        };
+        let source = Source::new(config, manager_config).map_err(config_error)?;
+        // A cluster connection multiplexes over every node by itself: one is enough.
+        let pool_size = if source.is_cluster() {
+            1
+        } else {
+            config.pool_size.max(1)
+        };
+        let pool = (0..pool_size)
+            .map(|_| ArcSwapOption::new(source.lazy().map(Arc::new)))
+            .collect();
         let backend = RedisBackend {
             inner: Arc::new(Inner {
                 url: config.redacted_url(),
                 secrets,
-                client,
-                manager_config,
+                cluster: source.is_cluster(),
+                source,
                 pool,
                 next: AtomicUsize::new(0),
                 keys: KeyLayout::new(&config.key_prefix),
@@ -281,7 +296,13 @@ impl RedisBackend {
     /// Where an invalidation stream over this backend's server connects: a RESP3 client (push
     /// messages) with this backend's timeout and secrets.
     pub(in crate::backend) fn stream_source(&self) -> CacheResult<StreamSource> {
-        let info = self.inner.client.get_connection_info().clone();
+        let Some(standalone) = self.inner.source.standalone_client() else {
+            return Err(self.unavailable(
+                "connect",
+                "invalidation streams need redis.mode = \"standalone\"",
+            ));
+        };
+        let info = standalone.get_connection_info().clone();
         let settings = info
             .redis_settings()
             .clone()
@@ -307,7 +328,8 @@ impl RedisBackend {
     /// # Errors
     /// [`CacheError::BackendUnavailable`] when no client can be made for the URL.
     pub fn start_generation_stream(&self, cache: &str) -> CacheResult<()> {
-        if !self.inner.generations.enabled() {
+        if !self.inner.generations.enabled() || self.inner.source.standalone_client().is_none() {
+            // Cluster and sentinel: no stream, each call reads its namespace's generation.
             return Ok(());
         }
         let handler = Arc::new(GenerationHandler {
@@ -425,25 +447,41 @@ impl RedisBackend {
     /// pipelines calls needs to keep a key's operations in order); round-robin for calls on
     /// no single key (`SCAN`, `UNLINK` batches, `PING`).
     #[inline]
-    fn pick(&self, route: Option<&str>) -> (usize, ConnectionManager) {
+    async fn pick(&self, route: Option<&str>) -> Result<(usize, Conn), (usize, String)> {
         let pool = &self.inner.pool;
         let i = match (pool.len(), route) {
             (1, _) => 0,
             (n, Some(key)) => (ROUTE.hash_one(key) % n as u64) as usize,
             (n, None) => self.inner.next.fetch_add(1, Ordering::Relaxed) % n,
         };
-        (i, ConnectionManager::clone(&pool[i].load()))
+        if let Some(c) = &*pool[i].load() {
+            return Ok((i, Conn::clone(c)));
+        }
+        // Sentinel mode before the primary is known (or after it was forgotten).
+        let c = self
+            .inner
+            .source
+            .connect(self.inner.command_timeout)
+            .await
+            .map_err(|why| (i, why))?;
+        pool[i].store(Some(Arc::new(c.clone())));
+        Ok((i, c))
     }
 
     /// Replaces connection `i` with a fresh (lazy) one. The connection manager reconnects by
     /// itself after I/O errors; this covers the failures it does not retry (a refused AUTH,
-    /// a server still loading its data when the connection was made).
+    /// a server still loading its data when the connection was made). In sentinel mode every
+    /// connection goes and the next call asks the sentinels for the primary again.
     fn renew(&self, i: usize) {
-        if let Ok(m) = ConnectionManager::new_lazy_with_config(
-            self.inner.client.clone(),
-            self.inner.manager_config.clone(),
-        ) {
-            self.inner.pool[i].store(Arc::new(m));
+        let source = &self.inner.source;
+        if source.forget_primary() {
+            for slot in &self.inner.pool {
+                slot.store(None);
+            }
+            return;
+        }
+        if let Some(c) = source.lazy() {
+            self.inner.pool[i].store(Some(Arc::new(c)));
         }
     }
 
@@ -460,7 +498,8 @@ impl RedisBackend {
                     continue;
                 }
                 for _ in 0..2 {
-                    let mut c = ConnectionManager::clone(&slot.load());
+                    let Some(c) = slot.load_full() else { break };
+                    let mut c = Conn::clone(&c);
                     let ping = ::redis::cmd("PING");
                     let r = tokio::time::timeout(
                         this.inner.command_timeout,
@@ -491,7 +530,7 @@ impl RedisBackend {
         f: F,
     ) -> CacheResult<T>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         let inner = &*self.inner;
@@ -511,7 +550,13 @@ impl RedisBackend {
                 ));
             }
         };
-        let (slot, conn) = self.pick(route);
+        let (slot, conn) = match self.pick(route).await {
+            Ok(picked) => picked,
+            Err((slot, why)) => {
+                self.connection_failure(permit, slot, true, operation, &why);
+                return Err(self.unavailable(operation, why));
+            }
+        };
         if permit == Permit::Probe {
             // A dead connection fails its first command and reconnects in the background:
             // PING twice so a server that is back is found on this probe.
@@ -590,7 +635,7 @@ impl RedisBackend {
         deadline: tokio::time::Instant,
     ) -> Option<&'static str> {
         let key = key?;
-        let (_, mut c) = self.pick(Some(key));
+        let (_, mut c) = self.pick(Some(key)).await.ok()?;
         let mut cmd = ::redis::cmd("TYPE");
         cmd.arg(key);
         match tokio::time::timeout_at(deadline, cmd.query_async::<String>(&mut c)).await {
@@ -616,7 +661,8 @@ impl RedisBackend {
     ) {
         let inner = &*self.inner;
         let why = scrub(&inner.secrets, why.to_string());
-        if renew {
+        // In sentinel mode any failure may mean the primary moved: ask the sentinels again.
+        if renew || inner.source.follows_failover() {
             self.renew(slot);
         }
         if inner.breaker.failure(permit) {
@@ -627,36 +673,70 @@ impl RedisBackend {
         }
     }
 
-    /// `SCAN MATCH pattern` over the whole keyspace, `UNLINK`ing (in batches) the keys `keep`
-    /// accepts. Returns the number of keys removed.
+    /// `SCAN MATCH pattern` over the whole keyspace (on a cluster: of every primary, one after
+    /// the other), `UNLINK`ing (in batches) the keys `keep` accepts. Returns the number of
+    /// keys removed.
     async fn scan_unlink(
         &self,
         operation: &'static str,
         pattern: String,
         keep: impl Fn(&[u8]) -> bool,
     ) -> CacheResult<u64> {
+        if !self.inner.cluster {
+            return self.scan_unlink_on(operation, &pattern, &keep, None).await;
+        }
+        let mut removed = 0;
+        for node in self.primaries(operation).await? {
+            removed += self
+                .scan_unlink_on(operation, &pattern, &keep, Some(&node))
+                .await?;
+        }
+        Ok(removed)
+    }
+
+    /// The addresses of a cluster's primaries that serve slots (`CLUSTER NODES`).
+    async fn primaries(&self, operation: &'static str) -> CacheResult<Vec<(String, u16)>> {
+        let nodes: String = self
+            .call(operation, Kind::Value, true, None, |mut c| async move {
+                ::redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(cluster_primaries(&nodes))
+    }
+
+    /// [`RedisBackend::scan_unlink`] on one server (`node` on a cluster).
+    async fn scan_unlink_on(
+        &self,
+        operation: &'static str,
+        pattern: &str,
+        keep: &impl Fn(&[u8]) -> bool,
+        node: Option<&(String, u16)>,
+    ) -> CacheResult<u64> {
         let batch = self.inner.scan_batch;
         let mut cursor: u64 = 0;
         let mut removed = 0u64;
         let mut pending: Vec<Vec<u8>> = Vec::new();
         loop {
-            let pattern = &pattern;
             let (next, keys): (u64, Vec<Vec<u8>>) = self
-                .call(operation, Kind::Value, true, None, |mut c| async move {
-                    ::redis::cmd("SCAN")
-                        .arg(cursor)
+                .call(operation, Kind::Value, true, None, |c| async move {
+                    let mut scan = ::redis::cmd("SCAN");
+                    scan.arg(cursor)
                         .arg("MATCH")
                         .arg(pattern)
                         .arg("COUNT")
-                        .arg(batch)
-                        .query_async(&mut c)
-                        .await
+                        .arg(batch);
+                    on_node(c, scan, node).await
                 })
                 .await?;
             pending.extend(keys.into_iter().filter(|k| keep(k)));
             if pending.len() >= batch || (next == 0 && !pending.is_empty()) {
                 let chunk = std::mem::take(&mut pending);
                 let chunk = &chunk;
+                // On a cluster the client splits the batch per slot (a multi-key command must
+                // stay within one slot) and sends each part to its slot's primary.
                 let n: u64 = self
                     .call(operation, Kind::Value, true, None, |mut c| async move {
                         ::redis::cmd("UNLINK").arg(chunk).query_async(&mut c).await
@@ -698,6 +778,50 @@ impl RedisBackend {
         )
         .await
     }
+}
+
+/// Runs `cmd` on `node` of a cluster, or on `conn`'s server.
+async fn on_node<T: ::redis::FromRedisValue>(
+    conn: Conn,
+    cmd: ::redis::Cmd,
+    node: Option<&(String, u16)>,
+) -> Result<T, RedisError> {
+    use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+    match (conn, node) {
+        (Conn::Cluster(mut c), Some((host, port))) => {
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                host: host.clone(),
+                port: *port,
+            });
+            let v = c.route_command(cmd, routing).await?;
+            Ok(::redis::from_redis_value(v)?)
+        }
+        (mut c, _) => cmd.query_async(&mut c).await,
+    }
+}
+
+/// The `host:port` of every primary that serves slots, from a `CLUSTER NODES` reply
+/// (`<id> <ip:port@cport[,hostname]> <flags> <primary> <ping> <pong> <epoch> <link> <slot>…`).
+fn cluster_primaries(nodes: &str) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for line in nodes.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 9 {
+            continue; // no slots
+        }
+        let flags = fields[2];
+        if !flags.split(',').any(|f| f == "master") || flags.split(',').any(|f| f == "fail") {
+            continue;
+        }
+        let addr = fields[1].split(['@', ',']).next().unwrap_or_default();
+        if let Some((host, port)) = addr.rsplit_once(':')
+            && let Ok(port) = port.parse()
+        {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            out.push((host.to_string(), port));
+        }
+    }
+    out
 }
 
 /// Replaces every secret in `s` by `***`.
@@ -1196,6 +1320,28 @@ impl RedisBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_nodes_reply_gives_the_serving_primaries() {
+        let reply = "\
+07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@40003,host-3 master - 0 1426238318243 3 connected 10923-16383
+6ec2 127.0.0.1:30005@40005 master,fail - 1426238316232 1426238316232 5 connected 0-5460
+e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
+aaaa [::1]:30007@40007 master - 0 0 7 connected
+bbbb [::1]:30006@40006 master - 0 0 6 connected 1-2
+";
+        assert_eq!(
+            cluster_primaries(reply),
+            vec![
+                ("127.0.0.1".to_string(), 30002),
+                ("127.0.0.1".to_string(), 30003),
+                ("127.0.0.1".to_string(), 30001),
+                ("::1".to_string(), 30006),
+            ]
+        );
+    }
 
     #[test]
     fn pttl_mapping() {
