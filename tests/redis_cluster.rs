@@ -316,7 +316,8 @@ async fn a_killed_primary_fails_over_and_calls_recover() {
 /// Bad combinations are refused at start, naming the key.
 #[tokio::test]
 async fn bad_combinations_are_refused_naming_the_key() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut CacheConfig)>)> = vec![
+    type Tune = Box<dyn Fn(&mut CacheConfig)>;
+    let cases: Vec<(&str, Tune)> = vec![
         (
             "redis.urls",
             Box::new(|c| c.redis.mode = RedisMode::Cluster),

@@ -51,7 +51,10 @@ async fn the_cache_follows_a_sentinel_failover() {
                 first_error.get_or_insert((t0.elapsed(), e.to_string()));
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "the cache never reached the new primary");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the cache never reached the new primary"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let promoted = topology.primary_port();
@@ -59,14 +62,21 @@ async fn the_cache_follows_a_sentinel_failover() {
         "sentinel failover: kill at 0 ms, first error at {:?} ({}), first write on the new primary at {:?}, \
          longest call {:?}; the sentinels name port {promoted:?} (was {old})",
         first_error.as_ref().map(|(t, _)| *t),
-        first_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("none"),
+        first_error
+            .as_ref()
+            .map(|(_, e)| e.as_str())
+            .unwrap_or("none"),
         recovered,
         longest
     );
     assert_eq!(promoted, Some(topology.replica.port()));
     assert!(longest < Duration::from_secs(3), "a call took {longest:?}");
     assert_eq!(cache.get::<i32>("after").await.unwrap(), Some(2));
-    assert_eq!(cache.get::<i32>("before").await.unwrap(), Some(1), "the replicated write survived");
+    assert_eq!(
+        cache.get::<i32>("before").await.unwrap(),
+        Some(1),
+        "the replicated write survived"
+    );
     // Really on the new primary.
     let stored = topology.replica.raw(&["DBSIZE"]);
     assert!(!stored.contains(":0"), "{stored}");

@@ -844,12 +844,10 @@ impl CacheConfig {
                 return Err(CacheError::Config {
                     key: "default_adapter".into(),
                     value: "\"tiered\"".into(),
-                    message: format!(
-                        "the tiered backend needs redis.mode = \"standalone\" (its L1 invalidation \
-                         stream follows one server); use the redis backend with redis.mode = {:?}",
-                        self.redis.mode
-                    )
-                    .to_lowercase(),
+                    message: "the tiered backend needs redis.mode = \"standalone\" (its L1 \
+                              invalidation stream follows one server); use the redis backend on \
+                              a cluster or behind sentinels"
+                        .into(),
                 });
             }
         }

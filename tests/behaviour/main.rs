@@ -83,7 +83,10 @@ async fn snapshot(cache: &Cache) -> (u64, u64) {
     // Every server holding a share of the keys: the cluster's primaries, or the one server.
     let servers: Vec<String> = if cache.name().contains("_suitecl_") {
         let c = cluster();
-        c.primaries().into_iter().map(|i| c.nodes()[i].url()).collect()
+        c.primaries()
+            .into_iter()
+            .map(|i| c.nodes()[i].url())
+            .collect()
     } else {
         vec![redis().url()]
     };
