@@ -369,3 +369,102 @@ async fn bad_combinations_are_refused_naming_the_key() {
         }
     }
 }
+
+/// Resharding under load: 1,000 slots move from one primary to another (`redis-cli --cluster
+/// reshard`, which migrates keys with `MIGRATE` while clients get `ASK` and then `MOVED`
+/// redirections) while 4 tasks write and read; every call succeeds (the client follows the
+/// redirections) and every key reads back its last acknowledged value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resharding_under_load_is_followed_by_the_client() {
+    let cluster = RedisCluster::start();
+    let prefix = unique_prefix("cluster_reshard");
+    let cache = Cache::start(cluster_config(&cluster, &prefix))
+        .await
+        .unwrap();
+    for i in 0..2_000u64 {
+        cache.put(&format!("k{i}"), &i).await.unwrap();
+    }
+    let primaries = cluster.primaries();
+    let id_of = |i: usize| -> String {
+        let port = cluster.nodes()[i].port();
+        cluster
+            .view()
+            .lines()
+            .find(|l| l.contains(&format!("127.0.0.1:{port}@")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_string()
+    };
+    let (from, to) = (id_of(primaries[0]), id_of(primaries[1]));
+    let seed = format!("127.0.0.1:{}", cluster.nodes()[primaries[0]].port());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failures = Arc::new(AtomicU64::new(0));
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut load = Vec::new();
+    for t in 0..4u64 {
+        let (cache, stop, failures, calls) =
+            (cache.clone(), stop.clone(), failures.clone(), calls.clone());
+        load.push(tokio::spawn(async move {
+            let mut last = std::collections::HashMap::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("k{}", (n * 4 + t) % 2_000);
+                let ok = if n % 2 == 0 {
+                    let v = 10_000 + n;
+                    let r = cache.put(&key, &v).await;
+                    if r.is_ok() {
+                        last.insert(key, v);
+                    }
+                    r.is_ok()
+                } else {
+                    cache.get::<u64>(&key).await.is_ok()
+                };
+                if !ok {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                calls.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+            last
+        }));
+    }
+    let reshard = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("redis-cli")
+            .args(["--cluster", "reshard", &seed])
+            .args(["--cluster-from", &from, "--cluster-to", &to])
+            .args([
+                "--cluster-slots",
+                "1000",
+                "--cluster-yes",
+                "--cluster-pipeline",
+                "10",
+            ])
+            .output()
+            .expect("redis-cli --cluster reshard")
+    })
+    .await
+    .unwrap();
+    assert!(reshard.status.success(), "reshard failed: {reshard:?}");
+    stop.store(true, Ordering::Relaxed);
+    let mut last = std::collections::HashMap::new();
+    for l in load {
+        last.extend(l.await.unwrap());
+    }
+    println!(
+        "resharding 1,000 slots under load: {} calls, {} failed",
+        calls.load(Ordering::Relaxed),
+        failures.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "every call followed the redirections"
+    );
+    for (key, v) in last {
+        assert_eq!(cache.get::<u64>(&key).await.unwrap(), Some(v), "{key}");
+    }
+    for i in 0..2_000u64 {
+        assert!(cache.get::<u64>(&format!("k{i}")).await.unwrap().is_some());
+    }
+    cache.shutdown().await;
+}
