@@ -468,3 +468,34 @@ async fn resharding_under_load_is_followed_by_the_client() {
     }
     cache.shutdown().await;
 }
+
+/// Passwords in cluster seeds and sentinel URLs are redacted like `redis.url`'s: in errors, in
+/// `Debug` of the cache and of the configuration.
+#[tokio::test]
+async fn every_url_is_redacted() {
+    for mode in [RedisMode::Cluster, RedisMode::Sentinel] {
+        let mut c = CacheConfig::default();
+        c.default_adapter = AdapterKind::Redis;
+        c.redis.mode = mode;
+        c.redis.connect_timeout_ms = 200;
+        c.redis.command_timeout_ms = 200;
+        let url = "redis://admin:s3cret-pw@127.0.0.1:1";
+        match mode {
+            RedisMode::Cluster => c.redis.urls = vec![url.into()],
+            _ => {
+                c.redis.sentinel.master_name = "m".into();
+                c.redis.sentinel.urls = vec![url.into()];
+            }
+        }
+        assert!(!format!("{c:?}").contains("s3cret-pw"));
+        let cache = Cache::start(c).await.unwrap();
+        let err = cache.put("k", &1).await.unwrap_err();
+        assert!(
+            matches!(err, CacheError::BackendUnavailable { .. }),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+        assert!(!format!("{cache:?}").contains("s3cret-pw"));
+        cache.shutdown().await;
+    }
+}

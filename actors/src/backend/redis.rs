@@ -198,7 +198,11 @@ impl RedisBackend {
             // rediss:// needs a process-wide rustls provider; keep the application's if set.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let secrets = config.url.secrets();
+        // Every URL's secrets: cluster seeds and sentinels may carry passwords too.
+        let mut secrets = config.url.secrets();
+        for u in config.urls.iter().chain(&config.sentinel.urls) {
+            secrets.extend(u.secrets());
+        }
         let scrub = |s: String| scrub(&secrets, s);
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout()))
@@ -235,7 +239,21 @@ impl RedisBackend {
             .collect();
         let backend = RedisBackend {
             inner: Arc::new(Inner {
-                url: config.redacted_url(),
+                url: match config.mode {
+                    RedisMode::Standalone => config.redacted_url(),
+                    RedisMode::Cluster => format!("cluster [{shown}]"),
+                    RedisMode::Sentinel => format!(
+                        "sentinel {:?} via [{}]",
+                        config.sentinel.master_name,
+                        config
+                            .sentinel
+                            .urls
+                            .iter()
+                            .map(|u| u.redacted())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
                 secrets,
                 cluster: source.is_cluster(),
                 source,
