@@ -23,7 +23,7 @@ use redis::AsyncCommands;
 
 fn main() {
     let real = std::env::args().any(|a| a == "--bench");
-    let (rounds, calls) = if real { (15, 1_000) } else { (1, 20) };
+    let (rounds, calls) = if real { (31, 1_000) } else { (1, 20) };
     let cluster = redis_topology::RedisCluster::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
