@@ -85,17 +85,10 @@ pub async fn until_tracking(cache: &Cache, live: bool, within: Duration) {
 /// Runs `redis-cli -p {port} {args...}` and returns its standard output (fails, never skips,
 /// when `redis-cli` is missing: it comes with the redis-server package).
 pub fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = std::process::Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "`redis-cli` cannot run ({e}): install it with the redis-server package \
-                 (`apt-get install -y redis-server`, which brings redis-tools)"
-            )
-        });
+    let port = port.to_string();
+    let mut all = vec!["-p", port.as_str()];
+    all.extend_from_slice(args);
+    let out = redis_server::run_redis_cli(&all);
     assert!(out.status.success(), "redis-cli {args:?} failed: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

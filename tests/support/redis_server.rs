@@ -41,6 +41,20 @@ pub fn require_redis_server_at(bin: &str) {
     );
 }
 
+/// Runs `redis-cli {args...}` (fails, never skips, when `redis-cli` is missing: it comes with
+/// the redis-server package).
+pub fn run_redis_cli(args: &[&str]) -> std::process::Output {
+    Command::new("redis-cli")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "`redis-cli` cannot run ({e}): install it with the redis-server package \
+                 (`apt-get install -y redis-server`, which brings redis-tools)"
+            )
+        })
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the server to take).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::redis_server::RedisServer;
+use super::redis_server::{RedisServer, run_redis_cli};
 
 /// A 3-primary + 3-replica cluster (`cluster-node-timeout` 1 s, so a failover takes ~2 s).
 #[derive(Debug)]
@@ -37,18 +37,10 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect();
-        let out = Command::new("redis-cli")
-            .arg("--cluster")
-            .arg("create")
-            .args(&addrs)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "`redis-cli` cannot run ({e}): install it with the redis-server package \
-                     (`apt-get install -y redis-server`, which brings redis-tools)"
-                )
-            });
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addrs.iter().map(String::as_str));
+        args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+        let out = run_redis_cli(&args);
         assert!(out.status.success(), "redis-cli --cluster create: {out:?}");
         let cluster = RedisCluster { nodes };
         cluster.until_ok(Duration::from_secs(30));
