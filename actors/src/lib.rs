@@ -57,6 +57,7 @@
 //! ```
 
 pub mod adapter;
+pub mod batch;
 pub mod backend;
 pub mod children;
 pub mod cleanup;
@@ -80,7 +81,7 @@ pub mod ttl;
 
 pub use backend::{
     BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
-    RedisBackend, TableUsage, TieredBackend,
+    RedisBackend, RestoreReport, SnapshotReport, TableUsage, TieredBackend,
 };
 pub use children::ChildKind;
 pub use clock::Clock;
@@ -91,7 +92,7 @@ pub use config::{
     MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig,
     StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
 };
-pub use error::{CacheError, CacheResult};
+pub use error::{CacheError, CacheResult, SnapshotProblem, WarmerFailure};
 #[cfg(feature = "testing")]
 pub use faults::Fault;
 pub use glob::Glob;

@@ -922,6 +922,52 @@ impl CacheBackend for RedisBackend {
         })
         .await
     }
+
+    async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool> {
+        let ttl = ttl.validate()?;
+        let k = &self.inner.keys.key(ns, key);
+        self.call(
+            "expire",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                match ttl.as_millis() {
+                    Some(ms) => ::redis::cmd("PEXPIRE")
+                        .arg(k)
+                        .arg(ms)
+                        .query_async::<u64>(&mut c)
+                        .await
+                        .map(|n| n > 0),
+                    // PERSIST answers 0 for a key without a TTL too: EXISTS tells them apart.
+                    None => {
+                        let mut p = ::redis::pipe();
+                        p.cmd("PERSIST").arg(k).ignore().cmd("EXISTS").arg(k);
+                        p.query_async::<(u64,)>(&mut c).await.map(|(n,)| n > 0)
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
+        let k = &self.inner.keys.key(ns, key);
+        self.call(
+            "touch",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("TOUCH")
+                    .arg(k)
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -330,4 +330,13 @@ impl CacheBackend for TieredBackend {
         let _ = self.inner.l1.delete_pattern(ns, pattern).await;
         r
     }
+
+    async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool> {
+        // L1 copies carry the old expiry (capped by l1_ttl_max_ms): drop them, as a write does.
+        self.write(ns, key, self.inner.l2.expire(ns, key, ttl)).await
+    }
+
+    async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
+        self.inner.l2.touch(ns, key).await
+    }
 }
