@@ -32,6 +32,7 @@ mod bulk;
 mod counters;
 mod invalidation;
 mod lifecycle;
+mod leases;
 mod request;
 mod sets;
 mod values;
@@ -40,6 +41,7 @@ pub use bulk::{DeleteMany, GetMany, PutMany};
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
 pub use lifecycle::{Expire, Touch};
+pub use leases::{LeaseHeld, ReleaseLease, TakeLease};
 pub use request::{Carry, Envelope, Request, Retry, Route};
 pub use sets::{AddToSet, IsMember, RemoveFromSet, SetMembers};
 pub use values::{Delete, Exists, Get, Put, TtlOf};
@@ -138,6 +140,12 @@ operations! {
     Expire = "expire", carried as Expire;
     /// `touch`.
     Touch = "touch", carried as Touch;
+    /// Take `get_or_store`'s distributed lease (internal: `get_or_store` records the call).
+    TakeLease = "take_lease", carried as TakeLease;
+    /// Release the distributed lease (internal).
+    ReleaseLease = "release_lease", carried as ReleaseLease;
+    /// Whether the distributed lease is held (internal).
+    LeaseHeld = "lease_held", carried as LeaseHeld;
 }
 
 /// Outcome of one operation, the `status` label.
