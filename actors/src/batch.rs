@@ -13,7 +13,46 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::error::{CacheError, CacheResult};
 use crate::ttl::Ttl;
+use crate::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES};
+
+/// Checks a key: 1 to [`MAX_KEY_BYTES`] bytes.
+///
+/// # Errors
+/// [`CacheError::InvalidKey`].
+pub fn check_key(key: &str) -> CacheResult<()> {
+    if key.is_empty() {
+        return Err(CacheError::InvalidKey {
+            reason: "the key is empty".into(),
+        });
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(CacheError::InvalidKey {
+            reason: format!(
+                "the key is {} bytes; the maximum is {MAX_KEY_BYTES}",
+                key.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a namespace name: 1 to [`MAX_NAMESPACE_BYTES`] bytes.
+///
+/// # Errors
+/// [`CacheError::InvalidNamespace`].
+pub fn check_namespace(name: &str) -> CacheResult<()> {
+    if name.is_empty() || name.len() > MAX_NAMESPACE_BYTES {
+        return Err(CacheError::InvalidNamespace {
+            reason: format!(
+                "a namespace name must be 1 to {MAX_NAMESPACE_BYTES} bytes, got {}",
+                name.len()
+            ),
+        });
+    }
+    Ok(())
+}
 
 /// Keys of a bulk call, each in its namespace, in the caller's order (duplicates kept).
 #[derive(Debug, Clone)]

@@ -78,6 +78,7 @@ pub mod stats;
 pub mod store;
 pub mod supervisor;
 pub mod ttl;
+pub mod warmer;
 
 pub use backend::{
     BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
@@ -102,6 +103,7 @@ pub use service::CacheService;
 pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats, TierStats};
 pub use supervisor::{ChildStatus, SupervisorStatus};
 pub use ttl::{MAX_TTL, Ttl};
+pub use warmer::{WarmEntry, WarmError, WarmSink, Warmer, WarmerOptions, WarmerStats};
 
 /// The actor runtime, re-exported so embedding applications use the same version.
 pub use ractor;

@@ -12,6 +12,8 @@
 //! | `increment` | `INCRBY`; with a TTL, `MULTI` { `SET k 0 PX ms NX`; `INCRBY` } (the TTL only on creation) |
 //! | `add_to_set` | `SADD`; with a TTL, the same kind of script |
 //! | `remove_from_set` / `set_members` / `is_member` | `SREM` / `SMEMBERS` / `SISMEMBER` |
+//! | `get_many` / `put_many` / `delete_many` | one `MGET` / one `MULTI` pipeline of `SET … [PX ms]` / one `UNLINK`, each on one connection (one round trip per call) |
+//! | `expire` / `touch` | `PEXPIRE` (`PERSIST` + `EXISTS` for no expiry) / `TOUCH` |
 //! | `clear` / `delete_pattern` | `SCAN MATCH … COUNT n` + `UNLINK` in batches — never `KEYS`, never `FLUSHDB` |
 //!
 //! # Degradation
@@ -38,6 +40,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
+use crate::batch::{EntryList, KeyList};
 use crate::config::RedisConfig;
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
@@ -317,6 +320,46 @@ impl RedisBackend {
             )
             .await?;
         Ok(value.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t))))
+    }
+
+    /// `get_with_ttl` of many keys in one round trip (a pipeline of `GET` + `PTTL` per key,
+    /// on one connection): the tiered backend's read of its L1 misses.
+    ///
+    /// # Errors
+    /// As [`CacheBackend::get_many`].
+    pub(in crate::backend) async fn get_many_with_ttl(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> CacheResult<Vec<Option<(Bytes, Ttl)>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ks: Vec<String> = keys
+            .iter()
+            .map(|(ns, key)| self.inner.keys.key(ns, key))
+            .collect();
+        let ks = &ks;
+        let replies: Vec<(Option<Bytes>, i64)> = self
+            .call("get_many", Kind::Value, true, None, |mut c| async move {
+                let mut p = ::redis::pipe();
+                for k in ks {
+                    p.cmd("GET").arg(k).cmd("PTTL").arg(k);
+                }
+                // Flat replies, two per key.
+                let flat: Vec<::redis::Value> = p.query_async(&mut c).await?;
+                flat.chunks(2)
+                    .map(|pair| {
+                        let v: Option<Bytes> = ::redis::from_redis_value_ref(&pair[0])?;
+                        let t: i64 = ::redis::from_redis_value_ref(&pair[1])?;
+                        Ok((v, t))
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(replies
+            .into_iter()
+            .map(|(v, pttl)| v.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t))))
+            .collect())
     }
 
     /// The redacted URL this backend talks to.
@@ -1000,6 +1043,65 @@ impl CacheBackend for RedisBackend {
             k.strip_prefix(start)
                 .and_then(|rest| std::str::from_utf8(rest).ok())
                 .is_some_and(|rest| pattern.matches(rest))
+        })
+        .await
+    }
+
+    async fn get_many(&self, keys: &KeyList) -> CacheResult<Vec<Option<Bytes>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ks: Vec<String> = keys
+            .iter()
+            .map(|(ns, key)| self.inner.keys.key(ns, key))
+            .collect();
+        let ks = &ks;
+        // One MGET on one connection: a set answers nil, as documented for every backend.
+        self.call("get_many", Kind::Value, true, None, |mut c| async move {
+            ::redis::cmd("MGET").arg(ks).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn put_many(&self, entries: &EntryList) -> CacheResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut cmds = Vec::with_capacity(entries.len());
+        for (ns, key, value, ttl) in entries.iter() {
+            self.check_size(value.len())?;
+            cmds.push((self.inner.keys.key(ns, key), value, ttl.validate()?));
+        }
+        let cmds = &cmds;
+        // One MULTI/EXEC pipeline on one connection: every SET or none (a SET with a
+        // validated PX cannot fail inside the transaction; out of memory aborts all of it).
+        self.call("put_many", Kind::Value, true, None, |mut c| async move {
+            let mut p = ::redis::pipe();
+            p.atomic();
+            for (k, value, ttl) in cmds {
+                p.cmd("SET").arg(k).arg(&value[..]);
+                if let Some(ms) = ttl.as_millis() {
+                    p.arg("PX").arg(ms);
+                }
+                p.ignore();
+            }
+            p.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    async fn delete_many(&self, keys: &KeyList) -> CacheResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let ks: Vec<String> = keys
+            .iter()
+            .map(|(ns, key)| self.inner.keys.key(ns, key))
+            .collect();
+        let ks = &ks;
+        // One UNLINK: a key listed twice is removed (and counted) once.
+        self.call("delete_many", Kind::Value, true, None, |mut c| async move {
+            ::redis::cmd("UNLINK").arg(ks).query_async(&mut c).await
         })
         .await
     }
