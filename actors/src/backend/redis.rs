@@ -342,6 +342,9 @@ impl RedisBackend {
         let replies: Vec<(Option<Bytes>, i64)> = self
             .call("get_many", Kind::Value, true, None, |mut c| async move {
                 let mut p = ::redis::pipe();
+                // A key holding a set answers GET with WRONGTYPE: a miss there, as `MGET`'s
+                // nil, not a failure of the whole pipeline.
+                p.ignore_errors();
                 for k in ks {
                     p.cmd("GET").arg(k).cmd("PTTL").arg(k);
                 }
@@ -349,7 +352,10 @@ impl RedisBackend {
                 let flat: Vec<::redis::Value> = p.query_async(&mut c).await?;
                 flat.chunks(2)
                     .map(|pair| {
-                        let v: Option<Bytes> = ::redis::from_redis_value_ref(&pair[0])?;
+                        let v: Option<Bytes> = match &pair[0] {
+                            ::redis::Value::ServerError(_) => None,
+                            v => ::redis::from_redis_value_ref(v)?,
+                        };
                         let t: i64 = ::redis::from_redis_value_ref(&pair[1])?;
                         Ok((v, t))
                     })
