@@ -207,13 +207,14 @@ impl CacheService {
             }
             AdapterKind::Noop => (Arc::new(NoopBackend), None),
             // Connects lazily: a Redis that is down now degrades calls, not the start.
-            AdapterKind::Redis => (
-                Arc::new(RedisBackend::new(
+            AdapterKind::Redis => {
+                let redis = RedisBackend::new(
                     &redis_within_call_timeout(&config),
                     config.memory.max_value_bytes,
-                )?),
-                None,
-            ),
+                )?;
+                redis.set_idle_times(config.idle_times());
+                (Arc::new(redis), None)
+            }
             // The L1 is a bounded table the Store and Cleanup actors own and sweep.
             AdapterKind::Tiered => {
                 let l1 = config.tiered.l1_memory(&config.memory);
@@ -222,6 +223,7 @@ impl CacheService {
                     &redis_within_call_timeout(&config),
                     config.memory.max_value_bytes,
                 )?;
+                l2.set_idle_times(config.idle_times());
                 let backend = TieredBackend::new(&name, table.clone(), l2, &config.tiered)?;
                 (Arc::new(backend), Some(table))
             }

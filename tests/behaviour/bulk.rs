@@ -319,3 +319,70 @@ memory_only! {
         cache.shutdown().await;
     }
 }
+
+// Time to idle on every backend, without timing: a use (read, bulk read, touch, counter and
+// set writes) sets the entry's expiry back to `tti`, an explicit `expire` moves it for the
+// current idle period, and a write's own TTL does not apply. Then an unused entry does expire
+// (bounded polling).
+#[tokio::test]
+async fn time_to_idle_resets_on_use_on_every_backend() {
+    let tti = Duration::from_secs(50);
+    let mut config = config();
+    config.namespaces.insert(
+        "idle_ns".into(),
+        deeper_cache::NamespaceConfig { tti: Some(tti) },
+    );
+    config.namespaces.insert(
+        "idle_fast".into(),
+        deeper_cache::NamespaceConfig {
+            tti: Some(Duration::from_millis(40)),
+        },
+    );
+    let cache = Cache::start(config).await.unwrap();
+    let s = cache.namespace("idle_ns").unwrap();
+    let within_tti = |t: Option<Ttl>| matches!(t, Some(Ttl::After(d)) if d <= tti && d > Duration::from_secs(40));
+    s.put_with_ttl("v", &1, Ttl::Never).await.unwrap();
+    assert!(within_tti(s.ttl("v").await.unwrap()), "a write sets tti");
+    s.put_many(&[("m", 1)], Duration::from_secs(3_600)).await.unwrap();
+    assert!(within_tti(s.ttl("m").await.unwrap()));
+    let long = Duration::from_secs(3_600);
+    let far = |t: Option<Ttl>| matches!(t, Some(Ttl::After(d)) if d > Duration::from_secs(3_000));
+    // get
+    assert!(s.expire("v", long).await.unwrap());
+    assert!(far(s.ttl("v").await.unwrap()));
+    assert_eq!(s.get::<i32>("v").await.unwrap(), Some(1));
+    assert!(within_tti(s.ttl("v").await.unwrap()), "get is a use");
+    // get_many
+    s.expire("m", long).await.unwrap();
+    assert_eq!(s.get_many::<i32, _>(&["m"]).await.unwrap(), [Some(1)]);
+    assert!(within_tti(s.ttl("m").await.unwrap()), "get_many is a use");
+    // touch
+    s.expire("m", long).await.unwrap();
+    assert!(s.touch("m").await.unwrap());
+    assert!(within_tti(s.ttl("m").await.unwrap()), "touch is a use");
+    // exists / ttl are not uses
+    s.expire("m", long).await.unwrap();
+    assert!(s.exists("m").await.unwrap());
+    assert!(far(s.ttl("m").await.unwrap()));
+    // counters and sets
+    s.increment_with_ttl("c", 1, Ttl::Never).await.unwrap();
+    assert!(within_tti(s.ttl("c").await.unwrap()));
+    s.expire("c", long).await.unwrap();
+    s.increment("c", 1).await.unwrap();
+    assert!(within_tti(s.ttl("c").await.unwrap()), "an update is a use");
+    s.add_to_set("set", &"a").await.unwrap();
+    s.expire("set", long).await.unwrap();
+    assert!(s.is_member("set", &"a").await.unwrap());
+    assert!(within_tti(s.ttl("set").await.unwrap()), "a set read is a use");
+    // An unused entry idles out.
+    let fast = cache.namespace("idle_fast").unwrap();
+    fast.put("gone", &1).await.unwrap();
+    for _ in 0..500 {
+        if !fast.exists("gone").await.unwrap() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!fast.exists("gone").await.unwrap());
+    cache.shutdown().await;
+}

@@ -44,7 +44,7 @@ use crate::batch::{EntryList, KeyList};
 use crate::config::RedisConfig;
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
-use crate::ttl::Ttl;
+use crate::ttl::{IdleTimes, Ttl};
 
 mod breaker;
 pub(in crate::backend) mod keys;
@@ -153,6 +153,8 @@ struct Inner {
     log: LogLimiter,
     sadd: Script,
     release: Script,
+    /// The namespaces' times to idle (`[namespaces.<name>] tti`), set once at start.
+    idle: std::sync::OnceLock<IdleTimes>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -231,6 +233,7 @@ impl RedisBackend {
                 log: LogLimiter::new(Duration::from_millis(config.error_log_interval_ms)),
                 sadd: Script::new(SADD_SCRIPT),
                 release: Script::new(RELEASE_SCRIPT),
+                idle: std::sync::OnceLock::new(),
             }),
         };
         tracing::info!(backend = NAME, url = %backend.inner.url, key_prefix = %config.key_prefix, pool_size = config.pool_size, "redis backend configured");
@@ -334,9 +337,9 @@ impl RedisBackend {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let ks: Vec<String> = keys
+        let ks: Vec<(String, Option<u64>)> = keys
             .iter()
-            .map(|(ns, key)| self.inner.keys.key(ns, key))
+            .map(|(ns, key)| (self.inner.keys.key(ns, key), self.tti_ms(ns)))
             .collect();
         let ks = &ks;
         let replies: Vec<(Option<Bytes>, i64)> = self
@@ -345,8 +348,13 @@ impl RedisBackend {
                 // A key holding a set answers GET with WRONGTYPE: a miss there, as `MGET`'s
                 // nil, not a failure of the whole pipeline.
                 p.ignore_errors();
-                for k in ks {
-                    p.cmd("GET").arg(k).cmd("PTTL").arg(k);
+                for (k, tti) in ks {
+                    match tti {
+                        // A read in a namespace with a time to idle restarts its timer.
+                        Some(ms) => p.cmd("GETEX").arg(k).arg("PX").arg(*ms),
+                        None => p.cmd("GET").arg(k),
+                    };
+                    p.cmd("PTTL").arg(k);
                 }
                 // Flat replies, two per key.
                 let flat: Vec<::redis::Value> = p.query_async(&mut c).await?;
@@ -366,6 +374,46 @@ impl RedisBackend {
             .into_iter()
             .map(|(v, pttl)| v.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t))))
             .collect())
+    }
+
+    /// Gives the namespaces of `idle` a time to idle (once, at start; later calls are
+    /// ignored). In such a namespace every write sets `PX tti` (whatever TTL it passes), a
+    /// `get` is `GETEX … PX tti`, `get_many` adds a `PEXPIRE` per such key to its round trip,
+    /// counter and set operations are followed by a `PEXPIRE`, and `touch` is a `PEXPIRE`:
+    /// an entry unused for `tti` expires, as on the memory backend.
+    pub fn set_idle_times(&self, idle: IdleTimes) {
+        let _ = self.inner.idle.set(idle);
+    }
+
+    /// The time to idle of `ns` in milliseconds, if it has one.
+    #[inline]
+    pub(in crate::backend) fn tti_ms(&self, ns: &str) -> Option<u64> {
+        self.inner.idle.get().and_then(|i| i.of(ns))
+    }
+
+    /// The TTL a write to `ns` sets: the namespace's time to idle if it has one, else `ttl`.
+    fn write_ttl(&self, ns: &str, ttl: Ttl) -> CacheResult<Ttl> {
+        match self.tti_ms(ns) {
+            Some(ms) => Ok(Ttl::After(Duration::from_millis(ms))),
+            None => ttl.validate(),
+        }
+    }
+
+    /// After a use of `key` in a namespace with a time to idle: its deadline moves to
+    /// `now + tti` (`PEXPIRE`; nothing on a key that is gone).
+    async fn refresh_idle(&self, ns: &str, key: &str) -> CacheResult<()> {
+        let Some(ms) = self.tti_ms(ns) else {
+            return Ok(());
+        };
+        let k = &self.inner.keys.key(ns, key);
+        self.call("touch", Kind::Value, true, Some(k.as_str()), |mut c| async move {
+            ::redis::cmd("PEXPIRE")
+                .arg(k)
+                .arg(ms)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
     }
 
     /// The redacted URL this backend talks to.
@@ -748,19 +796,35 @@ impl CacheBackend for RedisBackend {
 
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         let k = &self.inner.keys.key(ns, key);
+        let tti = self.tti_ms(ns);
         self.call(
             "get",
             Kind::Value,
             true,
             Some(k.as_str()),
-            |mut c| async move { ::redis::cmd("GET").arg(k).query_async(&mut c).await },
+            |mut c| async move {
+                let cmd = match tti {
+                    // A hit in a namespace with a time to idle restarts its timer.
+                    Some(ms) => {
+                        let mut cmd = ::redis::cmd("GETEX");
+                        cmd.arg(k).arg("PX").arg(ms);
+                        cmd
+                    }
+                    None => {
+                        let mut cmd = ::redis::cmd("GET");
+                        cmd.arg(k);
+                        cmd
+                    }
+                };
+                cmd.query_async(&mut c).await
+            },
         )
         .await
     }
 
     async fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
         self.check_size(value.len())?;
-        let ttl = ttl.validate()?;
+        let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.inner.keys.key(ns, key);
         let value = &value;
         self.call(
@@ -837,9 +901,9 @@ impl CacheBackend for RedisBackend {
     async fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
         // Validated before the MULTI below: Redis runs every queued command even when one
         // fails, so an invalid `PX` would leave the INCRBY applied.
-        let ttl = ttl.validate()?;
+        let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.inner.keys.key(ns, key);
-        match ttl.as_millis() {
+        let n = match ttl.as_millis() {
             None => {
                 self.call(
                     "increment",
@@ -854,7 +918,7 @@ impl CacheBackend for RedisBackend {
                             .await
                     },
                 )
-                .await
+                .await?
             }
             Some(ms) => {
                 // MULTI { SET k 0 PX ms NX; INCRBY k delta }: a new counter starts at 0 with
@@ -885,14 +949,16 @@ impl CacheBackend for RedisBackend {
                         p.query_async::<(i64,)>(&mut c).await.map(|(v,)| v)
                     },
                 )
-                .await
+                .await?
             }
-        }
+        };
+        self.refresh_idle(ns, key).await?;
+        Ok(n)
     }
 
     async fn add_to_set(&self, ns: &str, key: &str, member: Bytes, ttl: Ttl) -> CacheResult<bool> {
         self.check_size(member.len())?;
-        let ttl = ttl.validate()?;
+        let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.inner.keys.key(ns, key);
         let member = &member;
         let added: u64 = match ttl.as_millis() {
@@ -931,17 +997,21 @@ impl CacheBackend for RedisBackend {
                 .await?
             }
         };
+        self.refresh_idle(ns, key).await?;
         Ok(added > 0)
     }
 
     async fn remove_from_set(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
-        self.member_command("remove_from_set", "SREM", false, ns, key, &member)
-            .await
+        let removed = self
+            .member_command("remove_from_set", "SREM", false, ns, key, &member)
+            .await?;
+        self.refresh_idle(ns, key).await?;
+        Ok(removed)
     }
 
     async fn set_members(&self, ns: &str, key: &str) -> CacheResult<Vec<Bytes>> {
         let k = &self.inner.keys.key(ns, key);
-        self.call(
+        let members: Vec<Bytes> = self.call(
             "set_members",
             Kind::Set,
             true,
@@ -949,11 +1019,19 @@ impl CacheBackend for RedisBackend {
             |mut c| async move { ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await },
         )
         .await
+        ?;
+        if !members.is_empty() {
+            self.refresh_idle(ns, key).await?;
+        }
+        Ok(members)
     }
 
     async fn is_member(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
-        self.member_command("is_member", "SISMEMBER", true, ns, key, &member)
-            .await
+        let found = self
+            .member_command("is_member", "SISMEMBER", true, ns, key, &member)
+            .await?;
+        self.refresh_idle(ns, key).await?;
+        Ok(found)
     }
 
     async fn clear(&self, ns: Option<&str>) -> CacheResult<u64> {
@@ -1062,9 +1140,26 @@ impl CacheBackend for RedisBackend {
             .map(|(ns, key)| self.inner.keys.key(ns, key))
             .collect();
         let ks = &ks;
+        let idle: Vec<(&String, u64)> = keys
+            .iter()
+            .zip(ks)
+            .filter_map(|((ns, _), k)| self.tti_ms(ns).map(|ms| (k, ms)))
+            .collect();
+        let idle = &idle;
         // One MGET on one connection: a set answers nil, as documented for every backend.
+        // Keys of namespaces with a time to idle get a PEXPIRE in the same round trip.
         self.call("get_many", Kind::Value, true, None, |mut c| async move {
-            ::redis::cmd("MGET").arg(ks).query_async(&mut c).await
+            if idle.is_empty() {
+                return ::redis::cmd("MGET").arg(ks).query_async(&mut c).await;
+            }
+            let mut p = ::redis::pipe();
+            p.cmd("MGET").arg(ks);
+            for (k, ms) in idle {
+                p.cmd("PEXPIRE").arg(*k).arg(*ms).ignore();
+            }
+            p.query_async::<(Vec<Option<Bytes>>,)>(&mut c)
+                .await
+                .map(|(v,)| v)
         })
         .await
     }
@@ -1076,7 +1171,7 @@ impl CacheBackend for RedisBackend {
         let mut cmds = Vec::with_capacity(entries.len());
         for (ns, key, value, ttl) in entries.iter() {
             self.check_size(value.len())?;
-            cmds.push((self.inner.keys.key(ns, key), value, ttl.validate()?));
+            cmds.push((self.inner.keys.key(ns, key), value, self.write_ttl(ns, ttl)?));
         }
         let cmds = &cmds;
         // One MULTI/EXEC pipeline on one connection: every SET or none (a SET with a
@@ -1142,14 +1237,27 @@ impl CacheBackend for RedisBackend {
 
     async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
         let k = &self.inner.keys.key(ns, key);
+        let tti = self.tti_ms(ns);
         self.call(
             "touch",
             Kind::Value,
             true,
             Some(k.as_str()),
             |mut c| async move {
-                ::redis::cmd("TOUCH")
-                    .arg(k)
+                let cmd = match tti {
+                    // In a namespace with a time to idle: the timer restarts.
+                    Some(ms) => {
+                        let mut cmd = ::redis::cmd("PEXPIRE");
+                        cmd.arg(k).arg(ms);
+                        cmd
+                    }
+                    None => {
+                        let mut cmd = ::redis::cmd("TOUCH");
+                        cmd.arg(k);
+                        cmd
+                    }
+                };
+                cmd
                     .query_async::<u64>(&mut c)
                     .await
                     .map(|n| n > 0)

@@ -8,6 +8,11 @@
 //! (`tiered/coherence.rs`). `get_or_store` / `get_or_refresh` go through the same read, so
 //! their single flight covers L1, then L2, then the generator.
 //!
+//! # Time to idle
+//! In a namespace with a `tti` every read goes to L2 (`GETEX … PX tti`) and nothing of it is
+//! kept in L1: an L1 hit would be a use Redis never sees, and the entry would idle out there
+//! while being read here.
+//!
 //! # Bulk calls
 //! `get_many` answers what L1 holds (while the stream is live) and reads every miss from L2 in
 //! one round trip (a pipeline of `GET` + `PTTL`), filling L1 as a `get` does. `put_many` and
@@ -230,6 +235,10 @@ impl CacheBackend for TieredBackend {
 
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         let inner = &*self.inner;
+        if inner.l2.tti_ms(ns).is_some() {
+            // A namespace with a time to idle: every read is a use Redis must see.
+            return inner.l2.get(ns, key).await;
+        }
         if inner.coherence.is_live()
             && let Ok(Some(mut v)) = inner.table.get(ns, key)
             && v.len() >= STAMP
@@ -364,7 +373,9 @@ impl CacheBackend for TieredBackend {
         // L2 in one round trip.
         let mut misses = Vec::new();
         for (i, (ns, key)) in keys.iter().enumerate() {
+            let idle = inner.l2.tti_ms(ns).is_some();
             if live
+                && !idle
                 && let Ok(Some(mut v)) = inner.table.get(ns, key)
                 && v.len() >= STAMP
             {
@@ -375,7 +386,13 @@ impl CacheBackend for TieredBackend {
             }
             inner.counters.l1_miss();
             out.push(None);
-            misses.push((i, ns, key, inner.coherence.token(ns, key)));
+            // Keys of a namespace with a time to idle are read from L2 (GETEX), never filled.
+            let token = if idle {
+                None
+            } else {
+                inner.coherence.token(ns, key)
+            };
+            misses.push((i, ns, key, token));
         }
         if misses.is_empty() {
             return Ok(out);
