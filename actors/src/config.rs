@@ -601,6 +601,7 @@ pub struct StampedeConfig {
     /// How long a lease lasts if its holder never releases it (a node that died or hangs);
     /// then one waiting node takes over. Longer than a generator usually runs: a generator
     /// that outlives it may run a second time on another node.
+    #[serde(deserialize_with = "durations::millis")]
     pub lease_ms: u64,
 }
 
