@@ -311,11 +311,16 @@ memory_only! {
         clock.advance(Duration::from_secs(9));
         assert!(s.exists("read").await.unwrap());
         assert!(s.ttl("read").await.unwrap().is_some());
+        assert!(s.touch("touched").await.unwrap());
         clock.advance(Duration::from_secs(1));
         assert!(!s.exists("read").await.unwrap());
-        // The sweep removes what idled out, and keeps what was used.
-        assert!(s.touch("touched").await.is_ok());
-        assert!(cache.purge_expired().await.unwrap() >= 1);
+        // The sweep removes what idled out (idle, read, counter, and plain by its TTL), and
+        // keeps what was used, though its expiry-index item is older than its deadline.
+        assert_eq!(cache.purge_expired().await.unwrap(), 4);
+        assert_eq!(s.get::<i32>("touched").await.unwrap(), Some(2));
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(cache.purge_expired().await.unwrap(), 1);
+        assert_eq!(cache.usage().await.unwrap().entries, 0);
         cache.shutdown().await;
     }
 }

@@ -777,6 +777,29 @@ fn classify(e: &RedisError, kind: Kind) -> Failure {
     }
 }
 
+/// `plain k`, or in a namespace with a time to idle (`tti` ms) `idle k idle_args… ms`
+/// (`GET` / `GETEX k PX ms`, `TOUCH` / `PEXPIRE k ms`).
+fn idle_or(
+    k: &str,
+    tti: Option<u64>,
+    plain: &str,
+    idle: &str,
+    idle_args: &[&str],
+) -> ::redis::Cmd {
+    match tti {
+        Some(ms) => {
+            let mut cmd = ::redis::cmd(idle);
+            cmd.arg(k).arg(idle_args).arg(ms);
+            cmd
+        }
+        None => {
+            let mut cmd = ::redis::cmd(plain);
+            cmd.arg(k);
+            cmd
+        }
+    }
+}
+
 /// `PTTL` reply → [`Ttl`].
 fn ttl_from_pttl(ms: i64) -> Option<Ttl> {
     match ms {
@@ -803,20 +826,10 @@ impl CacheBackend for RedisBackend {
             true,
             Some(k.as_str()),
             |mut c| async move {
-                let cmd = match tti {
-                    // A hit in a namespace with a time to idle restarts its timer.
-                    Some(ms) => {
-                        let mut cmd = ::redis::cmd("GETEX");
-                        cmd.arg(k).arg("PX").arg(ms);
-                        cmd
-                    }
-                    None => {
-                        let mut cmd = ::redis::cmd("GET");
-                        cmd.arg(k);
-                        cmd
-                    }
-                };
-                cmd.query_async(&mut c).await
+                // A hit in a namespace with a time to idle restarts its timer.
+                idle_or(k, tti, "GET", "GETEX", &["PX"])
+                    .query_async(&mut c)
+                    .await
             },
         )
         .await
@@ -1244,20 +1257,8 @@ impl CacheBackend for RedisBackend {
             true,
             Some(k.as_str()),
             |mut c| async move {
-                let cmd = match tti {
-                    // In a namespace with a time to idle: the timer restarts.
-                    Some(ms) => {
-                        let mut cmd = ::redis::cmd("PEXPIRE");
-                        cmd.arg(k).arg(ms);
-                        cmd
-                    }
-                    None => {
-                        let mut cmd = ::redis::cmd("TOUCH");
-                        cmd.arg(k);
-                        cmd
-                    }
-                };
-                cmd
+                // In a namespace with a time to idle: the timer restarts.
+                idle_or(k, tti, "TOUCH", "PEXPIRE", &[])
                     .query_async::<u64>(&mut c)
                     .await
                     .map(|n| n > 0)
