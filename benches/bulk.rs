@@ -47,7 +47,13 @@ async fn compare(cache: &Cache, keys: &[String], calls: usize) -> [f64; 5] {
         let s = t.elapsed().as_nanos() as f64 / calls as f64;
         let t = Instant::now();
         for i in 0..calls {
-            assert!(cache.get::<String>(&keys[i % keys.len()]).await.unwrap().is_some());
+            assert!(
+                cache
+                    .get::<String>(&keys[i % keys.len()])
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
         }
         let o = t.elapsed().as_nanos() as f64 / calls as f64;
         many.push(m);

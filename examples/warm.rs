@@ -105,13 +105,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Bulk writes and deletes; a new TTL without rewriting the value.
     products
         .put_many(
-            &[("new-1", Product { id: 1000, name: "new".into(), cents: 1 })],
+            &[(
+                "new-1",
+                Product {
+                    id: 1000,
+                    name: "new".into(),
+                    cents: 1,
+                },
+            )],
             Duration::from_secs(60),
         )
         .await?;
     products.expire("new-1", Ttl::Never).await?;
     products.touch("100").await?;
-    println!("deleted {}", products.delete_many(&["new-1", "absent"]).await?);
+    println!(
+        "deleted {}",
+        products.delete_many(&["new-1", "absent"]).await?
+    );
 
     for s in cache.warmer_stats() {
         println!(

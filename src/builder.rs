@@ -85,6 +85,15 @@ impl CacheBuilder {
     /// `memory.snapshot_path`; [`CacheError::Config`](crate::CacheError::Config) for two
     /// warmers of one name.
     pub async fn start(self) -> CacheResult<Cache> {
-        Cache::start_full(self.config, self.clock, self.warmers).await
+        Cache::start_full(self.config, self.clock, self.warmers, None).await
+    }
+
+    /// Starts the cache linked under the application's supervisor actor `parent`, as
+    /// [`Cache::start_linked`] does.
+    ///
+    /// # Errors
+    /// As [`CacheBuilder::start`].
+    pub async fn start_linked(self, parent: crate::ractor::ActorCell) -> CacheResult<Cache> {
+        Cache::start_full(self.config, self.clock, self.warmers, Some(parent)).await
     }
 }

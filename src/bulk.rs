@@ -100,8 +100,7 @@ impl Cache {
             } else {
                 Status::Miss
             };
-            self.service
-                .record(stats.of(ns), Op::Get, status, None);
+            self.service.record(stats.of(ns), Op::Get, status, None);
         }
         Ok(out)
     }

@@ -104,11 +104,7 @@ impl Cache {
         config: CacheConfig,
         parent: crate::ractor::ActorCell,
     ) -> CacheResult<Cache> {
-        serve_metrics(&config)?;
-        let default_ttl = config.default_ttl_seconds.0;
-        let stampede = config.stampede.clone();
-        let service = CacheService::start_linked(config, Clock::system(), parent).await?;
-        Ok(Self::from_service(service, default_ttl, stampede))
+        Self::start_full(config, Clock::system(), Vec::new(), Some(parent)).await
     }
 
     /// Starts a new cache tree under `parent` after the previous one failed, keeping the
@@ -137,19 +133,21 @@ impl Cache {
     }
 
     async fn start_with(config: CacheConfig, clock: Clock) -> CacheResult<Cache> {
-        Self::start_full(config, clock, Vec::new()).await
+        Self::start_full(config, clock, Vec::new(), None).await
     }
 
-    /// Starts a cache with `warmers` (see [`CacheBuilder`](crate::CacheBuilder)).
+    /// Starts a cache with `warmers` (see [`CacheBuilder`](crate::CacheBuilder)), linked
+    /// under `parent` when there is one.
     pub(crate) async fn start_full(
         config: CacheConfig,
         clock: Clock,
         warmers: Vec<Arc<dyn crate::Warmer>>,
+        parent: Option<crate::ractor::ActorCell>,
     ) -> CacheResult<Cache> {
         serve_metrics(&config)?;
         let default_ttl = config.default_ttl_seconds.0;
         let stampede = config.stampede.clone();
-        let service = CacheService::start_with_warmers(config, clock, None, warmers).await?;
+        let service = CacheService::start_with_warmers(config, clock, parent, warmers).await?;
         Ok(Self::from_service(service, default_ttl, stampede))
     }
 
@@ -179,7 +177,7 @@ impl Cache {
     ///
     /// # Errors
     /// [`CacheError::InvalidNamespace`] for an empty name or one longer than
-    /// [`MAX_NAMESPACE_BYTES`].
+    /// [`MAX_NAMESPACE_BYTES`](crate::MAX_NAMESPACE_BYTES).
     pub fn namespace(&self, name: &str) -> CacheResult<Cache> {
         deeper_cache_actors::batch::check_namespace(name)?;
         Ok(Cache {

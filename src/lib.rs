@@ -91,18 +91,18 @@ mod error;
 pub mod prometheus;
 mod stampede;
 
-pub use builder::CacheBuilder;
 /// The attribute a [`Warmer`] implementation is written with (`#[deeper_cache::async_trait]`).
 pub use async_trait::async_trait;
+pub use builder::CacheBuilder;
 pub use cache::{Cache, DEFAULT_NAMESPACE};
+pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};
+pub use deeper_cache_actors::config::{NamespaceConfig, SnapshotOnError};
 /// Warm starts: the [`Warmer`] trait an application implements, its entries and options, and
 /// what `Cache::warmer_stats` reports; snapshot reports and problems.
 pub use deeper_cache_actors::{
     RestoreReport, SnapshotProblem, SnapshotReport, WarmEntry, WarmError, WarmSink, Warmer,
     WarmerFailure, WarmerOptions, WarmerStats,
 };
-pub use deeper_cache_actors::config::{NamespaceConfig, SnapshotOnError};
-pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};
 pub use error::GetOrStoreError;
 pub use stampede::{RefreshOptions, StoreOptions};
 

@@ -204,7 +204,10 @@ fn bad_durations_and_snapshot_settings_are_refused_naming_the_key() {
         ("call_timeout_ms = \"soon\"\n", "call_timeout_ms"),
         ("default_ttl_seconds = \"0s\"\n", "default_ttl_seconds"),
         ("[supervisor]\nmax_seconds = \"1500ms\"\n", "max_seconds"),
-        ("[memory]\nsnapshot_on_shutdown = true\n", "snapshot_on_shutdown"),
+        (
+            "[memory]\nsnapshot_on_shutdown = true\n",
+            "snapshot_on_shutdown",
+        ),
         ("[namespaces.s]\ntti = 0\n", "namespaces.s.tti"),
     ] {
         let e = rejected(toml, &[]);

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use deeper_cache::{
-    Cache, CacheConfig, CacheError, ChildKind, EvictionPolicy, Fault, ManualClock,
-    SnapshotOnError, SnapshotProblem, Ttl, WarmEntry, WarmError, WarmSink, Warmer, WarmerFailure,
-    WarmerOptions, async_trait,
+    Cache, CacheConfig, CacheError, ChildKind, EvictionPolicy, Fault, ManualClock, SnapshotOnError,
+    SnapshotProblem, Ttl, WarmEntry, WarmError, WarmSink, Warmer, WarmerFailure, WarmerOptions,
+    async_trait,
 };
 use support::RedisServer;
 
@@ -124,7 +124,12 @@ async fn a_required_warmers_entries_are_readable_when_start_returns() {
     assert!(stats[0].required);
     // The CacheWarmer actor is a child of the tree.
     let status = cache.supervisor_status().await.unwrap();
-    assert!(status.children.iter().any(|c| c.kind == ChildKind::CacheWarmer));
+    assert!(
+        status
+            .children
+            .iter()
+            .any(|c| c.kind == ChildKind::CacheWarmer)
+    );
     cache.shutdown().await;
 }
 
@@ -395,7 +400,10 @@ async fn a_million_entries_round_trip_with_counters_sets_ttls_and_namespaces() {
     let users = restored.namespace("users").unwrap();
     assert_eq!(restored.usage().await.unwrap().entries, N as u64 + 3);
     for i in [0, 1, N / 2, N - 1] {
-        assert_eq!(users.get::<u64>(&format!("u{i}")).await.unwrap(), Some(i as u64));
+        assert_eq!(
+            users.get::<u64>(&format!("u{i}")).await.unwrap(),
+            Some(i as u64)
+        );
     }
     assert_eq!(users.get::<String>("short").await.unwrap(), None);
     assert_eq!(
@@ -496,11 +504,21 @@ async fn a_save_that_fails_before_its_rename_leaves_the_old_snapshot() {
     cache.put("other", &"value").await.unwrap();
     let e = cache.save(&path).await.unwrap_err();
     assert!(
-        matches!(&e, CacheError::Snapshot { problem: SnapshotProblem::Io { .. }, .. }),
+        matches!(
+            &e,
+            CacheError::Snapshot {
+                problem: SnapshotProblem::Io { .. },
+                ..
+            }
+        ),
         "{e:?}"
     );
     cache.shutdown().await;
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the old snapshot is intact");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the old snapshot is intact"
+    );
     // A leftover partial temporary file (a crash mid-write) does not disturb a restore.
     std::fs::remove_dir(&tmp).unwrap();
     std::fs::write(&tmp, &before[..10]).unwrap();

@@ -865,7 +865,10 @@ impl CacheConfig {
                 message: "set memory.snapshot_path, the file to save to".into(),
             });
         }
-        if m.snapshot_path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        if m.snapshot_path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
             return Err(CacheError::Config {
                 key: "memory.snapshot_path".into(),
                 value: "\"\"".into(),

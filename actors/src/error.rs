@@ -180,7 +180,9 @@ pub enum SnapshotProblem {
     #[error("not a deeper-cache snapshot (bad magic bytes)")]
     NotASnapshot,
     /// Written by a newer version of the format than this build reads.
-    #[error("format version {found} is newer than the versions this build reads (up to {supported})")]
+    #[error(
+        "format version {found} is newer than the versions this build reads (up to {supported})"
+    )]
     UnsupportedVersion {
         /// The version in the file.
         found: u32,

@@ -57,8 +57,8 @@
 //! ```
 
 pub mod adapter;
-pub mod batch;
 pub mod backend;
+pub mod batch;
 pub mod children;
 pub mod cleanup;
 pub mod clock;

@@ -37,8 +37,8 @@ use crate::backend::{
     CacheBackend, MemoryBackend, MemoryTable, NoopBackend, RedisBackend, SnapshotReport,
     TableUsage, TieredBackend,
 };
-use crate::config::SnapshotOnError;
 use crate::clock::Clock;
+use crate::config::SnapshotOnError;
 use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
 use crate::deadline::Deadlines;
 use crate::error::{CacheError, CacheResult};
@@ -400,8 +400,7 @@ impl CacheService {
         let (Some(path), true) = (&config.snapshot_path, config.snapshot_on_shutdown) else {
             return;
         };
-        if self.inner.skip_snapshot.load(Ordering::Acquire) || self.inner.backend_name != "memory"
-        {
+        if self.inner.skip_snapshot.load(Ordering::Acquire) || self.inner.backend_name != "memory" {
             return;
         }
         match self.save_table(path.clone()).await {

@@ -279,7 +279,10 @@ impl WarmSink {
     ///
     /// # Errors
     /// As [`WarmSink::push`].
-    pub async fn extend(&mut self, entries: impl IntoIterator<Item = WarmEntry>) -> CacheResult<()> {
+    pub async fn extend(
+        &mut self,
+        entries: impl IntoIterator<Item = WarmEntry>,
+    ) -> CacheResult<()> {
         for e in entries {
             self.push(e).await?;
         }

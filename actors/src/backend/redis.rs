@@ -406,13 +406,19 @@ impl RedisBackend {
             return Ok(());
         };
         let k = &self.inner.keys.key(ns, key);
-        self.call("touch", Kind::Value, true, Some(k.as_str()), |mut c| async move {
-            ::redis::cmd("PEXPIRE")
-                .arg(k)
-                .arg(ms)
-                .query_async::<()>(&mut c)
-                .await
-        })
+        self.call(
+            "touch",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("PEXPIRE")
+                    .arg(k)
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+            },
+        )
         .await
     }
 
@@ -779,13 +785,7 @@ fn classify(e: &RedisError, kind: Kind) -> Failure {
 
 /// `plain k`, or in a namespace with a time to idle (`tti` ms) `idle k idle_args… ms`
 /// (`GET` / `GETEX k PX ms`, `TOUCH` / `PEXPIRE k ms`).
-fn idle_or(
-    k: &str,
-    tti: Option<u64>,
-    plain: &str,
-    idle: &str,
-    idle_args: &[&str],
-) -> ::redis::Cmd {
+fn idle_or(k: &str, tti: Option<u64>, plain: &str, idle: &str, idle_args: &[&str]) -> ::redis::Cmd {
     match tti {
         Some(ms) => {
             let mut cmd = ::redis::cmd(idle);
@@ -1024,15 +1024,15 @@ impl CacheBackend for RedisBackend {
 
     async fn set_members(&self, ns: &str, key: &str) -> CacheResult<Vec<Bytes>> {
         let k = &self.inner.keys.key(ns, key);
-        let members: Vec<Bytes> = self.call(
-            "set_members",
-            Kind::Set,
-            true,
-            Some(k.as_str()),
-            |mut c| async move { ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await },
-        )
-        .await
-        ?;
+        let members: Vec<Bytes> = self
+            .call(
+                "set_members",
+                Kind::Set,
+                true,
+                Some(k.as_str()),
+                |mut c| async move { ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await },
+            )
+            .await?;
         if !members.is_empty() {
             self.refresh_idle(ns, key).await?;
         }
@@ -1184,7 +1184,11 @@ impl CacheBackend for RedisBackend {
         let mut cmds = Vec::with_capacity(entries.len());
         for (ns, key, value, ttl) in entries.iter() {
             self.check_size(value.len())?;
-            cmds.push((self.inner.keys.key(ns, key), value, self.write_ttl(ns, ttl)?));
+            cmds.push((
+                self.inner.keys.key(ns, key),
+                value,
+                self.write_ttl(ns, ttl)?,
+            ));
         }
         let cmds = &cmds;
         // One MULTI/EXEC pipeline on one connection: every SET or none (a SET with a

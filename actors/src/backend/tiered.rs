@@ -456,7 +456,8 @@ impl CacheBackend for TieredBackend {
 
     async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool> {
         // L1 copies carry the old expiry (capped by l1_ttl_max_ms): drop them, as a write does.
-        self.write(ns, key, self.inner.l2.expire(ns, key, ttl)).await
+        self.write(ns, key, self.inner.l2.expire(ns, key, ttl))
+            .await
     }
 
     async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {

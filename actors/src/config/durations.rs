@@ -126,8 +126,14 @@ mod tests {
     fn numbers_are_in_the_unit_and_text_is_humantime() {
         assert_eq!(parse("250", Unit::Millis), Ok(Duration::from_millis(250)));
         assert_eq!(parse("3", Unit::Seconds), Ok(Duration::from_secs(3)));
-        assert_eq!(parse("500ms", Unit::Seconds), Ok(Duration::from_millis(500)));
-        assert_eq!(parse(" 1h 30m ", Unit::Millis), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse("500ms", Unit::Seconds),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse(" 1h 30m ", Unit::Millis),
+            Ok(Duration::from_secs(5400))
+        );
         let e = parse("soon", Unit::Millis).unwrap_err();
         assert!(e.contains("\"soon\""), "{e}");
     }

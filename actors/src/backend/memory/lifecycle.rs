@@ -34,6 +34,9 @@ impl MemoryTable {
     /// a namespace with a time to idle, and the eviction policy counts a hit. `true` when
     /// there was a live entry.
     pub fn touch_key(&self, ns: &str, key: &str) -> bool {
-        matches!(self.read_live(ns, key, "an entry", |_| Some(())), Ok(Some(())))
+        matches!(
+            self.read_live(ns, key, "an entry", |_| Some(())),
+            Ok(Some(()))
+        )
     }
 }

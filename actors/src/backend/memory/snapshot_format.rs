@@ -431,7 +431,9 @@ mod tests {
         let recs = read_all(&sample()).unwrap();
         assert_eq!(recs.len(), 4);
         assert!(matches!(&recs[0], Record::Namespace(n) if n == "ns"));
-        assert!(matches!(&recs[2], Record::Set { members, expires_at: 99, .. } if members.len() == 2));
+        assert!(
+            matches!(&recs[2], Record::Set { members, expires_at: 99, .. } if members.len() == 2)
+        );
     }
 
     #[test]
