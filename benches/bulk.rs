@@ -109,6 +109,8 @@ fn main() {
         for backend in ["memory", "redis"] {
             let mut config = CacheConfig::default();
             config.metrics_reporter.report_interval_ms = 3_600_000;
+            // Keys stay for the plain client's comparison below.
+            config.name = Some(format!("bulk_bench_{backend}"));
             if backend == "redis" {
                 config.default_adapter = AdapterKind::Redis;
                 config.redis.url = server.url().into();
@@ -126,6 +128,47 @@ fn main() {
                 );
             }
             cache.shutdown().await;
+        }
+        // The floor on Redis: the plain `redis` client's MGET of N raw keys against its GET,
+        // same server, same run (no cache, no JSON decoding).
+        let client = redis::Client::open(server.url().as_str()).unwrap();
+        let mut plain = redis::aio::ConnectionManager::new(client).await.unwrap();
+        println!();
+        println!("| plain redis client | N | MGET(N) | one GET | MGET ÷ GET |");
+        println!("|---|---|---|---|---|");
+        for n in [50usize, 100] {
+            let raw: Vec<String> = (0..n)
+                .map(|i| format!("deeper_cache:default:bench:{i}"))
+                .collect();
+            let (mut mg, mut g, mut r) = (vec![], vec![], vec![]);
+            for _ in 0..ROUNDS {
+                let t = Instant::now();
+                for _ in 0..200 {
+                    let v: Vec<Option<Vec<u8>>> =
+                        redis::cmd("MGET").arg(&raw).query_async(&mut plain).await.unwrap();
+                    assert!(v[0].is_some());
+                }
+                let m = t.elapsed().as_nanos() as f64 / 200.0;
+                let t = Instant::now();
+                for i in 0..200 {
+                    let v: Option<Vec<u8>> = redis::cmd("GET")
+                        .arg(&raw[i % n])
+                        .query_async(&mut plain)
+                        .await
+                        .unwrap();
+                    assert!(v.is_some());
+                }
+                let o = t.elapsed().as_nanos() as f64 / 200.0;
+                mg.push(m);
+                g.push(o);
+                r.push(m / o);
+            }
+            println!(
+                "| plain | {n} | {:.1} µs | {:.2} µs | {:.2}× |",
+                median(mg) / 1e3,
+                median(g) / 1e3,
+                median(r)
+            );
         }
 
         // Snapshots of 1,000,000 entries.
