@@ -51,6 +51,7 @@ use crate::cleanup::AbortOnDrop;
 use crate::codec;
 use crate::error::{CacheError, CacheResult, WarmerFailure};
 use crate::faults::Faults;
+use crate::stats::names;
 use crate::ttl::Ttl;
 
 /// Entries a [`WarmSink`] buffers before it writes them with one `put_many`.
@@ -58,17 +59,6 @@ pub const WARM_BATCH: usize = 512;
 
 /// Longest wait between retries of a failing warmer.
 const MAX_RETRY: Duration = Duration::from_secs(300);
-
-/// Metric names of the warmers.
-pub mod names {
-    /// Counter: warmer runs by cache, warmer and result (`ok`, `error`, `panicked`,
-    /// `timed_out`).
-    pub const RUNS: &str = "deeper_hub_core_cache_warmer_runs_total";
-    /// Histogram: warmer run time in seconds, by cache and warmer.
-    pub const DURATION: &str = "deeper_hub_core_cache_warmer_run_duration_seconds";
-    /// Counter: entries written by warmers, by cache and warmer.
-    pub const ENTRIES: &str = "deeper_hub_core_cache_warmer_entries_total";
-}
 
 /// The error a [`Warmer::load`] returns: any error type (its text is logged and, for a
 /// required warmer, carried by `CacheError::WarmerFailed`).
@@ -304,7 +294,7 @@ impl WarmSink {
         self.ctx.backend.put_many(&list).await?;
         self.progress.entries.fetch_add(n, Ordering::Relaxed);
         if self.ctx.export {
-            metrics::counter!(names::ENTRIES, "cache" => self.ctx.cache.clone(), "warmer" => self.progress.name.clone())
+            metrics::counter!(names::WARMER_ENTRIES, "cache" => self.ctx.cache.clone(), "warmer" => self.progress.name.clone())
                 .increment(n);
         }
         Ok(())
@@ -506,9 +496,9 @@ impl WarmerSet {
         counter.fetch_add(1, Ordering::Relaxed);
         if self.ctx.export {
             let cache = self.ctx.cache.clone();
-            metrics::counter!(names::RUNS, "cache" => cache.clone(), "warmer" => p.name.clone(), "result" => result)
+            metrics::counter!(names::WARMER_RUNS, "cache" => cache.clone(), "warmer" => p.name.clone(), "result" => result)
                 .increment(1);
-            metrics::histogram!(names::DURATION, "cache" => cache, "warmer" => p.name.clone())
+            metrics::histogram!(names::WARMER_DURATION, "cache" => cache, "warmer" => p.name.clone())
                 .record(elapsed.as_secs_f64());
         }
         match &outcome {
