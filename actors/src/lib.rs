@@ -10,10 +10,12 @@
 //! CacheSupervisor (supervisor.rs) ── owns ──┬─ Store (store.rs)            owner of the table
 //!                                           ├─ CacheAdapter (adapter.rs)   serves requests
 //!                                           ├─ Cleanup (cleanup.rs)        sweeps expired entries
-//!                                           └─ MetricsReporter (metrics_reporter.rs)
+//!                                           ├─ MetricsReporter (metrics_reporter.rs)
+//!                                           └─ CacheWarmer (warmer.rs)     runs the warmers
 //! children.rs   ChildKind, the vocabulary the supervisor and its children share
 //! slots.rs      where callers find each child's current incarnation
-//! ops/          every operation as a request value (Get, Put, Increment, ...)
+//! ops/          every operation as a request value (Get, Put, Increment, GetMany, ...)
+//! batch.rs      KeyList / EntryList, the packed arguments of the bulk operations
 //! backend/      the CacheBackend trait; memory (the table), redis, noop
 //! service.rs    CacheService: typed, restart-following client of one tree (used by the facade)
 //! config.rs     CacheConfig: settings, defaults, validation
