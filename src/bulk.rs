@@ -1,5 +1,6 @@
 //! Bulk calls on the [`Cache`] facade: [`get_many`](Cache::get_many),
 //! [`get_many_in`](Cache::get_many_in), [`put_many`](Cache::put_many),
+//! [`put_many_in`](Cache::put_many_in),
 //! [`delete_many`](Cache::delete_many), [`delete_many_in`](Cache::delete_many_in).
 //!
 //! Each call validates all of its input first (keys, namespaces, value encoding and size,
@@ -129,10 +130,36 @@ impl Cache {
             b.push(self.ns.name(), k);
             values.push((self.encode(v)?, self.write_ttl(ttl)?));
         }
-        if values.is_empty() {
+        self.write_many(EntryList::new(b.build(), values)).await
+    }
+
+    /// Stores `(namespace, key, value)` entries of several namespaces with `ttl`, as
+    /// [`Cache::put_many`] does.
+    ///
+    /// # Errors
+    /// As [`Cache::put_many`], plus [`CacheError::InvalidNamespace`].
+    pub async fn put_many_in<N: AsRef<str>, K: AsRef<str>, V: Serialize>(
+        &self,
+        entries: &[(N, K, V)],
+        ttl: impl Into<Ttl>,
+    ) -> CacheResult<()> {
+        let ttl = ttl.into().validate()?;
+        let mut b = KeyListBuilder::with_capacity(entries.len());
+        let mut values = Vec::with_capacity(entries.len());
+        for (ns, k, v) in entries {
+            let (ns, k) = (ns.as_ref(), k.as_ref());
+            batch::check_namespace(ns)?;
+            batch::check_key(k)?;
+            b.push(ns, k);
+            values.push((self.encode(v)?, self.write_ttl(ttl)?));
+        }
+        self.write_many(EntryList::new(b.build(), values)).await
+    }
+
+    async fn write_many(&self, entries: EntryList) -> CacheResult<()> {
+        if entries.is_empty() {
             return Ok(());
         }
-        let entries = EntryList::new(b.build(), values);
         let first = entries.keys().get(0).1.to_owned();
         let r = self
             .service

@@ -57,8 +57,16 @@ async fn bulk_calls_across_namespaces() {
     let cache = cache().await;
     let a = cache.namespace("bulk_a").unwrap();
     let b = cache.namespace("bulk_b").unwrap();
-    a.put_many(&[("k", "in a")], Ttl::Never).await.unwrap();
-    b.put_many(&[("k", "in b")], Ttl::Never).await.unwrap();
+    cache
+        .put_many_in(&[("bulk_a", "k", "in a"), ("bulk_b", "k", "in b")], Ttl::Never)
+        .await
+        .unwrap();
+    let e = cache
+        .put_many_in(&[("bulk_a", "k2", "x"), ("", "k", "y")], Ttl::Never)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CacheError::InvalidNamespace { .. }), "{e:?}");
+    assert_eq!(a.get::<String>("k2").await.unwrap(), None);
     // The same key in two namespaces stays apart.
     let got: Vec<Option<String>> = cache
         .get_many_in(&[("bulk_a", "k"), ("bulk_b", "k"), ("bulk_c", "k")])
