@@ -953,6 +953,8 @@ async fn restore_snapshot(table: &Arc<MemoryTable>, config: &CacheConfig) -> Cac
         }
         Err(e) if config.memory.snapshot_on_error == SnapshotOnError::StartEmpty => {
             tracing::warn!(error = %e, "snapshot not restored; starting empty");
+            // A file that changed between the check and the load may have left a part.
+            let _ = MemoryBackend::new(table.clone()).clear(None).await;
             Ok(())
         }
         Err(e) => Err(e),

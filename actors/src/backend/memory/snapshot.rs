@@ -16,7 +16,8 @@
 //! Two passes over the file: the first reads every block and record and checks every
 //! checksum, the counts of the end record and that nothing follows it, without keeping
 //! anything; only a file that passes is loaded by the second, so a corrupt file never leaves
-//! half a table. Entries are written with `put` / the set write, so the limits and eviction
+//! half a table (a file changed between the passes fails the second; the start then fails,
+//! or under `snapshot_on_error = "start_empty"` the table is cleared). Entries are written with `put` / the set write, so the limits and eviction
 //! policy apply to them like to any write; an entry whose wall-clock expiry has passed is
 //! skipped (counted in [`RestoreReport::expired`]).
 
@@ -32,6 +33,9 @@ use super::entry::{NEVER, Value};
 use super::snapshot_format::{Reader, Record, Writer};
 use crate::error::{CacheError, CacheResult, SnapshotProblem};
 use crate::ttl::Ttl;
+
+/// Held while a save runs (saves of one process take turns).
+static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What [`MemoryTable::save_snapshot`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,8 @@ impl MemoryTable {
     /// [`CacheError::Snapshot`] with [`SnapshotProblem::Io`]; the file at `path` is then as
     /// it was.
     pub fn save_snapshot(&self, path: &Path) -> CacheResult<SnapshotReport> {
+        // One save at a time in this process: two would share the temporary file's name.
+        let _one = SAVING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let tmp = temp_path(path);
         let r = self.write_snapshot(&tmp);
         let report = match r {
