@@ -91,7 +91,9 @@ impl MemoryTable {
     /// it was.
     pub fn save_snapshot(&self, path: &Path) -> CacheResult<SnapshotReport> {
         // One save at a time in this process: two would share the temporary file's name.
-        let _one = SAVING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one = SAVING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tmp = temp_path(path);
         let r = self.write_snapshot(&tmp);
         let report = match r {
