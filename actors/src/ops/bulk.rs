@@ -6,8 +6,10 @@
 //! They are recorded as one `get_many` / `put_many` / `delete_many` operation (its latency);
 //! the facade records each key's outcome too (a `get` hit or miss, a `put`, a `delete`, in
 //! the key's namespace), so hit ratios and per-namespace counts are what the same calls one
-//! key at a time would give. On the rpc plane they go to partition 0, as the namespace-wide
-//! requests do; the key beside them is only what their span shows.
+//! key at a time would give. On the rpc plane a bulk request goes to the partition of its
+//! first key (the key beside it, which its span shows), so bulk calls spread over the
+//! adapters as single-key calls do; any adapter serves every key of it (they share the
+//! backend).
 
 use bytes::Bytes;
 
@@ -27,7 +29,7 @@ impl Request for GetMany {
     type Reply = Vec<Option<Bytes>>;
     const OP: Op = Op::GetMany;
     const RETRY: Retry = Retry::Idempotent;
-    const ROUTE: Route = Route::First;
+    const ROUTE: Route = Route::ByKey;
 
     async fn apply(self, b: &dyn CacheBackend, _ns: &str, _key: &str) -> CacheResult<Self::Reply> {
         match b.memory_table() {
@@ -52,7 +54,7 @@ impl Request for PutMany {
     type Reply = ();
     const OP: Op = Op::PutMany;
     const RETRY: Retry = Retry::Idempotent;
-    const ROUTE: Route = Route::First;
+    const ROUTE: Route = Route::ByKey;
 
     async fn apply(self, b: &dyn CacheBackend, _ns: &str, _key: &str) -> CacheResult<()> {
         match b.memory_table() {
@@ -77,7 +79,7 @@ impl Request for DeleteMany {
     type Reply = u64;
     const OP: Op = Op::DeleteMany;
     const RETRY: Retry = Retry::Idempotent;
-    const ROUTE: Route = Route::First;
+    const ROUTE: Route = Route::ByKey;
 
     async fn apply(self, b: &dyn CacheBackend, _ns: &str, _key: &str) -> CacheResult<u64> {
         match b.memory_table() {
