@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use deeper_cache_actors::{
-    CacheConfig, CacheError, CacheResult, CacheService, CacheStats, Clock, Glob, MAX_KEY_BYTES,
-    MAX_NAMESPACE_BYTES, NsStats, StampedeConfig, SupervisorStatus, TableUsage, Ttl, codec, ops,
+    CacheConfig, CacheError, CacheResult, CacheService, CacheStats, Clock, Glob, NsStats,
+    SnapshotReport, StampedeConfig, SupervisorStatus, TableUsage, Ttl, WarmerStats, codec, ops,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,6 +24,12 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 ///   [`set_members`](Cache::set_members), [`is_member`](Cache::is_member).
 /// - **Invalidation**: [`clear`](Cache::clear), [`delete_pattern`](Cache::delete_pattern).
 /// - **Namespaces**: [`namespace`](Cache::namespace) returns a scoped handle.
+/// - **Bulk**: [`get_many`](Cache::get_many), [`put_many`](Cache::put_many),
+///   [`delete_many`](Cache::delete_many) (and `_in` forms across namespaces).
+/// - **Lifecycle**: [`expire`](Cache::expire), [`touch`](Cache::touch),
+///   [`decrement_with_ttl`](Cache::decrement_with_ttl).
+/// - **Warm starts**: [`Cache::builder`] with [`Warmer`](crate::Warmer)s, [`save`](Cache::save)
+///   and `memory.snapshot_path`.
 ///
 /// Values are any serde type; they are encoded once, in the caller's task, by the shared codec.
 /// Each call is bounded by `call_timeout_ms` and follows actor restarts (see
@@ -98,11 +104,7 @@ impl Cache {
         config: CacheConfig,
         parent: crate::ractor::ActorCell,
     ) -> CacheResult<Cache> {
-        serve_metrics(&config)?;
-        let default_ttl = config.default_ttl_seconds.0;
-        let stampede = config.stampede.clone();
-        let service = CacheService::start_linked(config, Clock::system(), parent).await?;
-        Ok(Self::from_service(service, default_ttl, stampede))
+        Self::start_full(config, Clock::system(), Vec::new(), Some(parent)).await
     }
 
     /// Starts a new cache tree under `parent` after the previous one failed, keeping the
@@ -131,11 +133,27 @@ impl Cache {
     }
 
     async fn start_with(config: CacheConfig, clock: Clock) -> CacheResult<Cache> {
+        Self::start_full(config, clock, Vec::new(), None).await
+    }
+
+    /// Starts a cache with `warmers` (see [`CacheBuilder`](crate::CacheBuilder)), linked
+    /// under `parent` when there is one.
+    pub(crate) async fn start_full(
+        config: CacheConfig,
+        clock: Clock,
+        warmers: Vec<Arc<dyn crate::Warmer>>,
+        parent: Option<crate::ractor::ActorCell>,
+    ) -> CacheResult<Cache> {
         serve_metrics(&config)?;
         let default_ttl = config.default_ttl_seconds.0;
         let stampede = config.stampede.clone();
-        let service = CacheService::start(config, clock).await?;
+        let service = CacheService::start_with_warmers(config, clock, parent, warmers).await?;
         Ok(Self::from_service(service, default_ttl, stampede))
+    }
+
+    /// A builder to start a cache with [`Warmer`](crate::Warmer)s.
+    pub fn builder(config: CacheConfig) -> crate::CacheBuilder {
+        crate::CacheBuilder::new(config)
     }
 
     /// Stops the whole tree and waits for it. Afterwards every call on every clone returns
@@ -159,16 +177,9 @@ impl Cache {
     ///
     /// # Errors
     /// [`CacheError::InvalidNamespace`] for an empty name or one longer than
-    /// [`MAX_NAMESPACE_BYTES`].
+    /// [`MAX_NAMESPACE_BYTES`](crate::MAX_NAMESPACE_BYTES).
     pub fn namespace(&self, name: &str) -> CacheResult<Cache> {
-        if name.is_empty() || name.len() > MAX_NAMESPACE_BYTES {
-            return Err(CacheError::InvalidNamespace {
-                reason: format!(
-                    "a namespace name must be 1 to {MAX_NAMESPACE_BYTES} bytes, got {}",
-                    name.len()
-                ),
-            });
-        }
+        deeper_cache_actors::batch::check_namespace(name)?;
         Ok(Cache {
             service: self.service.clone(),
             ns: self.service.namespace(name),
@@ -302,8 +313,78 @@ impl Cache {
     /// # Errors
     /// As [`Cache::increment`]; `decrement(key, i64::MIN)` is an [`CacheError::Overflow`].
     pub async fn decrement(&self, key: &str, amount: i64) -> CacheResult<i64> {
+        self.decrement_with_ttl(key, amount, self.default_ttl).await
+    }
+
+    /// As [`Cache::decrement`], with the TTL applied when the counter is created (an existing
+    /// counter keeps its TTL), like [`Cache::increment_with_ttl`].
+    ///
+    /// # Errors
+    /// As [`Cache::increment_with_ttl`]; `amount == i64::MIN` is an [`CacheError::Overflow`].
+    pub async fn decrement_with_ttl(
+        &self,
+        key: &str,
+        amount: i64,
+        ttl_on_create: impl Into<Ttl>,
+    ) -> CacheResult<i64> {
         let delta = amount.checked_neg().ok_or(CacheError::Overflow)?;
-        self.increment(key, delta).await
+        self.increment_with_ttl(key, delta, ttl_on_create).await
+    }
+
+    /// Gives the live entry at `key` a new TTL counted from now, without rewriting its value
+    /// (a [`Duration`](std::time::Duration), or [`Ttl::Never`] to make it permanent; Redis
+    /// `PEXPIRE` / `PERSIST`). Works on values, counters and sets. `ttl_jitter` does not
+    /// apply: the TTL is the one asked for. In a namespace with a time to idle it sets the
+    /// deadline of the current idle period (the next use sets `now + tti` again). Returns
+    /// `true` when there was a live entry, `false` (and nothing changes) otherwise.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`], [`CacheError::InvalidTtl`]; `Timeout` / `Unavailable` /
+    /// `ShutDown`.
+    pub async fn expire(&self, key: &str, ttl: impl Into<Ttl>) -> CacheResult<bool> {
+        check_key(key)?;
+        let ttl = ttl.into().validate()?;
+        self.service.run(&self.ns, key, ops::Expire { ttl }).await
+    }
+
+    /// Marks the live entry at `key` as used now without reading or rewriting it: in a
+    /// namespace with a time to idle (`[namespaces.<name>] tti`) its idle deadline restarts
+    /// at `now + tti`; the eviction policy counts a use (`lru`/`lfu`; Redis `TOUCH` updates
+    /// its access time). A TTL is otherwise unchanged (use [`Cache::expire`] to extend one).
+    /// Returns `true` when there was a live entry.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`]; `Timeout` / `Unavailable` / `ShutDown`.
+    pub async fn touch(&self, key: &str) -> CacheResult<bool> {
+        check_key(key)?;
+        self.service.run(&self.ns, key, ops::Touch).await
+    }
+
+    /// Saves the in-memory table (every namespace, values, counters, sets and their
+    /// expiries) to a snapshot file at `path`, atomically: written to a temporary file beside
+    /// it, synced and renamed, so a crash mid-save leaves the previous snapshot in place.
+    /// Calls keep being served during the save. Restore it with `memory.snapshot_path`.
+    ///
+    /// # Errors
+    /// [`CacheError::Unsupported`] on a backend other than memory; [`CacheError::Snapshot`]
+    /// when the file cannot be written; `ShutDown`.
+    pub async fn save(&self, path: impl AsRef<std::path::Path>) -> CacheResult<SnapshotReport> {
+        self.service.save_snapshot(path.as_ref()).await
+    }
+
+    /// The figures of every registered warmer: runs by result, entries loaded, last run time.
+    pub fn warmer_stats(&self) -> Vec<WarmerStats> {
+        self.service.warmer_stats()
+    }
+
+    /// Runs the warmer named `name` now, besides its schedule, and returns the entries it
+    /// loaded.
+    ///
+    /// # Errors
+    /// [`CacheError::WarmerFailed`] when the run fails or there is no such warmer;
+    /// `Unavailable` / `ShutDown`.
+    pub async fn run_warmer(&self, name: &str) -> CacheResult<u64> {
+        self.service.run_warmer(name).await
     }
 
     /// Adds `member` to the set at `key` (created with the default TTL when missing); `true`
@@ -500,18 +581,5 @@ fn serve_metrics(config: &CacheConfig) -> CacheResult<()> {
 }
 
 pub(crate) fn check_key(key: &str) -> CacheResult<()> {
-    if key.is_empty() {
-        return Err(CacheError::InvalidKey {
-            reason: "the key is empty".into(),
-        });
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(CacheError::InvalidKey {
-            reason: format!(
-                "the key is {} bytes; the maximum is {MAX_KEY_BYTES}",
-                key.len()
-            ),
-        });
-    }
-    Ok(())
+    deeper_cache_actors::batch::check_key(key)
 }

@@ -82,6 +82,8 @@ pub use deeper_cache_actors::config::{RedisConfig, RedisMode, SentinelConfig};
 #[cfg(feature = "testing")]
 pub use deeper_cache_actors::{Fault, ManualClock};
 
+mod builder;
+mod bulk;
 mod cache;
 mod config;
 mod error;
@@ -89,8 +91,18 @@ mod error;
 pub mod prometheus;
 mod stampede;
 
+/// The attribute a [`Warmer`] implementation is written with (`#[deeper_cache::async_trait]`).
+pub use async_trait::async_trait;
+pub use builder::CacheBuilder;
 pub use cache::{Cache, DEFAULT_NAMESPACE};
 pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};
+pub use deeper_cache_actors::config::{NamespaceConfig, SnapshotOnError};
+/// Warm starts: the [`Warmer`] trait an application implements, its entries and options, and
+/// what `Cache::warmer_stats` reports; snapshot reports and problems.
+pub use deeper_cache_actors::{
+    RestoreReport, SnapshotProblem, SnapshotReport, WarmEntry, WarmError, WarmSink, Warmer,
+    WarmerFailure, WarmerOptions, WarmerStats,
+};
 pub use error::GetOrStoreError;
 pub use stampede::{RefreshOptions, StoreOptions};
 

@@ -160,3 +160,57 @@ async fn invalid_config_is_refused_at_start() {
     let err = deeper_cache::Cache::start(c).await.unwrap_err();
     assert_names(err, "memory.cleanup_batch_size", "0");
 }
+
+#[test]
+fn durations_accept_human_readable_strings_and_numbers_still_work() {
+    let f = file(
+        "default_ttl_seconds = \"500ms\"\ncall_timeout_ms = \"2s\"\n\
+         [memory]\ncleanup_interval_ms = 1500\nsnapshot_path = \"/tmp/c.snap\"\n\
+         snapshot_on_shutdown = true\nsnapshot_on_error = \"start_empty\"\n\
+         [supervisor]\nmax_seconds = \"1m\"\n\
+         [stampede]\nlease_ms = \"1.5s\"\n\
+         [namespaces.sessions]\ntti = \"30m\"\n[namespaces.carts]\ntti = 250\n",
+    );
+    let c = ConfigLoader::new()
+        .without_default_file()
+        .file(f.path())
+        .env_vars([("DEEPER_CACHE__REDIS__COMMAND_TIMEOUT_MS", "250ms")])
+        .load()
+        .unwrap();
+    assert_eq!(
+        c.default_ttl_seconds.0,
+        Ttl::After(Duration::from_millis(500))
+    );
+    assert_eq!(c.call_timeout_ms, 2000);
+    assert_eq!(c.memory.cleanup_interval_ms, 1500);
+    assert_eq!(c.supervisor.max_seconds, 60);
+    assert_eq!(c.stampede.lease_ms, 1500);
+    assert_eq!(c.redis.command_timeout_ms, 250);
+    assert!(c.memory.snapshot_on_shutdown);
+    assert_eq!(
+        c.memory.snapshot_on_error,
+        deeper_cache::SnapshotOnError::StartEmpty
+    );
+    assert_eq!(
+        c.namespaces["sessions"].tti,
+        Some(Duration::from_secs(1800))
+    );
+    assert_eq!(c.namespaces["carts"].tti, Some(Duration::from_millis(250)));
+}
+
+#[test]
+fn bad_durations_and_snapshot_settings_are_refused_naming_the_key() {
+    for (toml, key) in [
+        ("call_timeout_ms = \"soon\"\n", "call_timeout_ms"),
+        ("default_ttl_seconds = \"0s\"\n", "default_ttl_seconds"),
+        ("[supervisor]\nmax_seconds = \"1500ms\"\n", "max_seconds"),
+        (
+            "[memory]\nsnapshot_on_shutdown = true\n",
+            "snapshot_on_shutdown",
+        ),
+        ("[namespaces.s]\ntti = 0\n", "namespaces.s.tti"),
+    ] {
+        let e = rejected(toml, &[]);
+        assert!(e.to_string().contains(key), "{toml}: {e}");
+    }
+}

@@ -291,3 +291,54 @@ async fn metrics_can_be_switched_off() {
     assert_eq!(cache.stats().await.unwrap().total.hits, 1);
     cache.shutdown().await;
 }
+
+#[derive(Debug)]
+struct TwoEntries;
+
+#[deeper_cache::async_trait]
+impl deeper_cache::Warmer for TwoEntries {
+    fn name(&self) -> &str {
+        "two"
+    }
+    fn options(&self) -> deeper_cache::WarmerOptions {
+        deeper_cache::WarmerOptions::default().required()
+    }
+    async fn load(&self, sink: &mut deeper_cache::WarmSink) -> Result<(), deeper_cache::WarmError> {
+        sink.push(deeper_cache::WarmEntry::new("a", &1)?).await?;
+        sink.push(deeper_cache::WarmEntry::new("b", &2)?).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn warmer_runs_duration_and_entries() {
+    let _turn = TURN.lock().await;
+    snapshotter();
+    let cache = Cache::builder(config("m_warm", DataPlaneMode::Direct))
+        .warmer(TwoEntries)
+        .start()
+        .await
+        .unwrap();
+    cache.run_warmer("two").await.unwrap();
+    let s = samples("m_warm");
+    let runs = "deeper_hub_core_cache_warmer_runs_total";
+    assert_eq!(counter(&s, runs, &[("warmer", "two"), ("result", "ok")]), 2);
+    assert_eq!(counter(&s, runs, &[("result", "error")]), 0);
+    assert_eq!(
+        counter(
+            &s,
+            "deeper_hub_core_cache_warmer_entries_total",
+            &[("warmer", "two")]
+        ),
+        4
+    );
+    assert_eq!(
+        histogram_len(
+            &s,
+            "deeper_hub_core_cache_warmer_run_duration_seconds",
+            &[("warmer", "two")]
+        ),
+        2
+    );
+    cache.shutdown().await;
+}

@@ -499,3 +499,41 @@ async fn every_url_is_redacted() {
         cache.shutdown().await;
     }
 }
+
+/// Bulk calls across slots on a cluster: `put_many` writes every key (one `SET` per slot's
+/// primary: a transaction cannot span slots), `get_many` reads them in key order (`MGET` split
+/// per slot by the client), `delete_many` removes them; with namespace generations too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_calls_span_slots() {
+    let cluster = RedisCluster::start();
+    for generations in [false, true] {
+        let prefix = unique_prefix("cluster_bulk");
+        let mut c = cluster_config(&cluster, &prefix);
+        c.redis.namespace_generations = generations;
+        let cache = Cache::start(c).await.unwrap();
+        let ns = cache.namespace("bulk").unwrap();
+        let entries: Vec<(String, u32)> = (0..300).map(|i| (format!("k{i}"), i)).collect();
+        ns.put_many(&entries, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let keys: Vec<String> = (0..300)
+            .map(|i| format!("k{i}"))
+            .chain(["absent".into()])
+            .collect();
+        let got: Vec<Option<u32>> = ns.get_many(&keys).await.unwrap();
+        assert_eq!(got.len(), 301);
+        for (i, v) in got.iter().take(300).enumerate() {
+            assert_eq!(*v, Some(i as u32), "generations {generations}");
+        }
+        assert_eq!(got[300], None);
+        assert_eq!(ns.delete_many(&keys).await.unwrap(), 300);
+        assert!(
+            ns.get_many::<u32, String>(&keys)
+                .await
+                .unwrap()
+                .iter()
+                .all(Option::is_none)
+        );
+        cache.shutdown().await;
+    }
+}

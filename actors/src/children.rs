@@ -18,6 +18,8 @@ pub enum ChildKind {
     Cleanup,
     /// Refreshes gauges, logs stats.
     MetricsReporter,
+    /// Runs the registered warmers (present when there are some).
+    CacheWarmer,
 }
 
 impl ChildKind {
@@ -28,6 +30,7 @@ impl ChildKind {
             ChildKind::Adapter => "adapter",
             ChildKind::Cleanup => "cleanup",
             ChildKind::MetricsReporter => "metrics_reporter",
+            ChildKind::CacheWarmer => "warmer",
         }
     }
 }

@@ -4,6 +4,8 @@
 //! environment variables) lives in the facade crate; this module only defines the shape, the
 //! defaults and the checks, so every actor reads typed, validated settings.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -12,7 +14,15 @@ use crate::error::{CacheError, CacheResult};
 use crate::secret_url::SecretUrl;
 use crate::ttl::Ttl;
 
+mod durations;
+
 /// All settings of one cache instance. Every field has a default (see `config/default.toml`).
+///
+/// Every duration key accepts a number in the unit its name says (`call_timeout_ms = 5000`,
+/// `supervisor.max_seconds = 5`, `default_ttl_seconds = 3600`) or a human-readable duration
+/// (`"5s"`, `"500ms"`, `"1h 30m"`); `*_ms` keys round a duration up to whole milliseconds,
+/// `supervisor.max_seconds` needs whole seconds, and `default_ttl_seconds` keeps any precision
+/// (`"500ms"` is a 500 ms TTL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
@@ -23,7 +33,8 @@ pub struct CacheConfig {
     pub enabled: bool,
     /// Which backend serves the cache.
     pub default_adapter: AdapterKind,
-    /// TTL of entries written without an explicit one: whole seconds, or `"never"`.
+    /// TTL of entries written without an explicit one: whole seconds, a duration (`"500ms"`,
+    /// `"1h"`), or `"never"`.
     pub default_ttl_seconds: DefaultTtl,
     /// Spreads every write's finite TTL uniformly within ±this fraction of itself (0.1 = ±10 %),
     /// so entries written together do not expire together; 0 (the default) keeps TTLs exact.
@@ -31,6 +42,7 @@ pub struct CacheConfig {
     /// How long a facade call waits for the actors (including restarts) before it returns
     /// `Timeout` or `Unavailable`. An unanswered call is noticed at the next tick of the
     /// deadline alarm: a tenth of this value, between 1 and 100 ms, later at most.
+    #[serde(deserialize_with = "durations::millis")]
     pub call_timeout_ms: u64,
     /// Data plane: how facade calls reach the backend.
     pub adapter: AdapterConfig,
@@ -49,6 +61,8 @@ pub struct CacheConfig {
     pub supervisor: SupervisorConfig,
     /// Stampede protection for `get_or_store` / `get_or_refresh`.
     pub stampede: StampedeConfig,
+    /// Settings of individual namespaces, by name (`[namespaces.sessions] tti = "30m"`).
+    pub namespaces: BTreeMap<String, NamespaceConfig>,
 }
 
 impl Default for CacheConfig {
@@ -68,8 +82,26 @@ impl Default for CacheConfig {
             metrics_reporter: MetricsReporterConfig::default(),
             supervisor: SupervisorConfig::default(),
             stampede: StampedeConfig::default(),
+            namespaces: BTreeMap::new(),
         }
     }
+}
+
+/// Settings of one namespace (`[namespaces.<name>]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamespaceConfig {
+    /// Time to idle: an entry of this namespace expires once it has gone this long without
+    /// being read or written (`get`, `get_many`, the set reads, every write and `touch` count;
+    /// `exists` and `ttl` do not). Idleness alone decides: the TTL a write passes does not
+    /// apply in the namespace (one expiry per key is all Redis keeps, and every backend
+    /// behaves the same). Milliseconds, or a duration such as `"30m"`. `None` (the default):
+    /// entries expire by their TTL.
+    #[serde(
+        deserialize_with = "durations::opt_millis_duration",
+        serialize_with = "durations::ser_opt_millis"
+    )]
+    pub tti: Option<Duration>,
 }
 
 /// The backends a cache can run on.
@@ -102,13 +134,16 @@ pub struct TieredConfig {
     pub l1: TieredL1Config,
     /// Longest an entry lives in L1, whatever its L2 TTL: a safety net that bounds how stale
     /// a node can be even if an invalidation were lost.
+    #[serde(deserialize_with = "durations::millis")]
     pub l1_ttl_max_ms: u64,
     /// While Redis is unreachable, a read may be served from an L1 entry filled at most this
     /// long ago instead of a miss; 0 (the default) = never serve an unverified entry.
+    #[serde(deserialize_with = "durations::millis")]
     pub stale_if_error_ms: u64,
     /// How often the invalidation connection is checked with `PING` (a frozen connection
     /// that never reports a disconnect is found within this period plus
     /// `redis.command_timeout_ms`).
+    #[serde(deserialize_with = "durations::millis")]
     pub tracking_check_ms: u64,
 }
 
@@ -240,6 +275,7 @@ impl AdapterConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MemoryConfig {
     /// Period of the Cleanup actor's expiry sweep.
+    #[serde(deserialize_with = "durations::millis")]
     pub cleanup_interval_ms: u64,
     /// Entries removed per sweep batch before the sweep yields to other tasks.
     pub cleanup_batch_size: usize,
@@ -252,6 +288,25 @@ pub struct MemoryConfig {
     pub max_bytes: u64,
     /// What a write does when a limit is reached: evict (`lfu`, `lru`) or fail (`reject`).
     pub eviction_policy: EvictionPolicy,
+    /// A snapshot file to restore the table from at start (when it exists) and, with
+    /// `snapshot_on_shutdown`, to save it to on `shutdown()`. `None` (the default): none.
+    pub snapshot_path: Option<PathBuf>,
+    /// Save the table to `snapshot_path` on `shutdown()`.
+    pub snapshot_on_shutdown: bool,
+    /// What a start does with a snapshot it cannot read (corrupt, truncated, a future
+    /// version): fail (the default) or start empty with a WARN.
+    pub snapshot_on_error: SnapshotOnError,
+}
+
+/// What a start does with a snapshot file it cannot read (`memory.snapshot_on_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotOnError {
+    /// The start fails with `CacheError::Snapshot` naming the file and the problem.
+    #[default]
+    Fail,
+    /// The cache starts empty and logs a WARN naming the file and the problem.
+    StartEmpty,
 }
 
 impl Default for MemoryConfig {
@@ -263,6 +318,9 @@ impl Default for MemoryConfig {
             max_entries: 0,
             max_bytes: 0,
             eviction_policy: EvictionPolicy::default(),
+            snapshot_path: None,
+            snapshot_on_shutdown: false,
+            snapshot_on_error: SnapshotOnError::Fail,
         }
     }
 }
@@ -355,16 +413,20 @@ pub struct RedisConfig {
     /// cache removes only keys under it. 1 to 64 characters from `[A-Za-z0-9_.-]`.
     pub key_prefix: String,
     /// Longest wait for a TCP (and TLS, AUTH) connection to the server.
+    #[serde(deserialize_with = "durations::millis")]
     pub connect_timeout_ms: u64,
     /// Longest wait for one command's answer (a `clear`/`delete_pattern` batch counts as one).
+    #[serde(deserialize_with = "durations::millis")]
     pub command_timeout_ms: u64,
     /// Consecutive connection failures that open the circuit breaker: calls then fail fast,
     /// without touching the network, until a probe succeeds.
     pub breaker_failure_threshold: u32,
     /// How long the breaker stays open before one call probes the server again.
+    #[serde(deserialize_with = "durations::millis")]
     pub breaker_cooldown_ms: u64,
     /// At most one ERROR log line about an unreachable server per this period (the line
     /// counts the failures it stands for).
+    #[serde(deserialize_with = "durations::millis")]
     pub error_log_interval_ms: u64,
     /// `COUNT` hint of each `SCAN` step and size of each `UNLINK` batch in `clear()` and
     /// `delete_pattern`.
@@ -559,6 +621,7 @@ fn check_url(key: &str, url: &SecretUrl) -> CacheResult<()> {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsReporterConfig {
     /// Period of the gauge refresh and the INFO stats line.
+    #[serde(deserialize_with = "durations::millis")]
     pub report_interval_ms: u64,
     /// WARN when the miss ratio over one interval is above this (0.0–1.0).
     pub miss_ratio_warn: f64,
@@ -638,9 +701,11 @@ impl Default for PrometheusConfig {
 pub struct StampedeConfig {
     /// How long a caller waits for another caller's generator of the same key before it gets
     /// `GetOrStoreError::WaitTimeout` (the generator keeps running for the others).
+    #[serde(deserialize_with = "durations::millis")]
     pub wait_timeout_ms: u64,
     /// Default stale-while-revalidate grace for `get_or_refresh`: after the TTL, serve the
     /// stale value this long while one background refresh runs. 0 = off.
+    #[serde(deserialize_with = "durations::millis")]
     pub stale_for_ms: u64,
     /// Default refresh-ahead for `get_or_refresh`: a hit in the last fraction of the TTL
     /// (e.g. 0.1) starts one background refresh. 0 = off.
@@ -652,6 +717,7 @@ pub struct StampedeConfig {
     /// How long a lease lasts if its holder never releases it (a node that died or hangs);
     /// then one waiting node takes over. Longer than a generator usually runs: a generator
     /// that outlives it may run a second time on another node.
+    #[serde(deserialize_with = "durations::millis")]
     pub lease_ms: u64,
 }
 
@@ -701,6 +767,7 @@ pub struct SupervisorConfig {
     /// decides (OTP restart intensity).
     pub max_restarts: u32,
     /// The intensity window, in seconds.
+    #[serde(deserialize_with = "durations::seconds")]
     pub max_seconds: u64,
 }
 
@@ -714,7 +781,8 @@ impl Default for SupervisorConfig {
     }
 }
 
-/// The configured default TTL: positive whole seconds, or `"never"`.
+/// The configured default TTL: positive whole seconds, a duration (`"500ms"`, `"1h"`), or
+/// `"never"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefaultTtl(pub Ttl);
 
@@ -722,7 +790,8 @@ impl Serialize for DefaultTtl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
             Ttl::Never => s.serialize_str("never"),
-            Ttl::After(d) => s.serialize_u64(d.as_secs()),
+            Ttl::After(d) if d.subsec_nanos() == 0 => s.serialize_u64(d.as_secs()),
+            Ttl::After(d) => s.serialize_str(&humantime::format_duration(d).to_string()),
         }
     }
 }
@@ -735,31 +804,30 @@ impl<'de> Deserialize<'de> for DefaultTtl {
             Int(i64),
             Text(String),
         }
-        let secs = match Raw::deserialize(d)? {
+        const EXPECTED: &str =
+            "expected positive whole seconds, a duration such as \"500ms\" or \"1h\", or \"never\"";
+        let ttl = match Raw::deserialize(d)? {
             Raw::Text(t) if t.trim().eq_ignore_ascii_case("never") => {
                 return Ok(DefaultTtl(Ttl::Never));
             }
-            Raw::Text(t) => t.trim().parse::<i64>().map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "expected positive whole seconds or \"never\", found {t:?}"
-                ))
-            })?,
-            Raw::Int(i) => i,
+            Raw::Text(t) => durations::parse(&t, durations::Unit::Seconds)
+                .map_err(|_| serde::de::Error::custom(format!("{EXPECTED}, found {t:?}")))?,
+            Raw::Int(i) if i <= 0 => {
+                return Err(serde::de::Error::custom(format!("{EXPECTED}, found {i}")));
+            }
+            Raw::Int(i) => Duration::from_secs(i.unsigned_abs()),
         };
-        if secs <= 0 {
-            return Err(serde::de::Error::custom(format!(
-                "expected positive whole seconds or \"never\", found {secs}"
-            )));
+        if ttl.is_zero() {
+            return Err(serde::de::Error::custom(format!("{EXPECTED}, found 0")));
         }
-        if secs.unsigned_abs() > crate::ttl::MAX_TTL.as_secs() {
+        if ttl > crate::ttl::MAX_TTL {
             return Err(serde::de::Error::custom(format!(
-                "{secs} s is longer than the maximum ttl of {} s (100 years); use \"never\"",
+                "{} s is longer than the maximum ttl of {} s (100 years); use \"never\"",
+                ttl.as_secs(),
                 crate::ttl::MAX_TTL.as_secs()
             )));
         }
-        Ok(DefaultTtl(Ttl::After(Duration::from_secs(
-            secs.unsigned_abs(),
-        ))))
+        Ok(DefaultTtl(Ttl::After(ttl)))
     }
 }
 
@@ -883,6 +951,7 @@ impl CacheConfig {
                 message: "expected an address such as 127.0.0.1:9568".into(),
             });
         }
+        self.validate_namespaces_and_snapshots()?;
         if self.adapter.partitions > 1024 {
             return Err(CacheError::Config {
                 key: "adapter.partitions".into(),
@@ -891,6 +960,59 @@ impl CacheConfig {
             });
         }
         Ok(())
+    }
+
+    /// `[namespaces.*]` and the `memory.snapshot_*` keys.
+    fn validate_namespaces_and_snapshots(&self) -> CacheResult<()> {
+        for (name, ns) in &self.namespaces {
+            if name.is_empty() || name.len() > crate::MAX_NAMESPACE_BYTES {
+                return Err(CacheError::Config {
+                    key: format!("namespaces.{name}"),
+                    value: format!("{name:?}"),
+                    message: format!(
+                        "a namespace name must be 1 to {} bytes",
+                        crate::MAX_NAMESPACE_BYTES
+                    ),
+                });
+            }
+            if let Some(tti) = ns.tti
+                && let Err(e) = Ttl::After(tti).validate()
+            {
+                return Err(CacheError::Config {
+                    key: format!("namespaces.{name}.tti"),
+                    value: format!("{tti:?}"),
+                    message: e.to_string(),
+                });
+            }
+        }
+        let m = &self.memory;
+        if m.snapshot_on_shutdown && m.snapshot_path.is_none() {
+            return Err(CacheError::Config {
+                key: "memory.snapshot_on_shutdown".into(),
+                value: "true".into(),
+                message: "set memory.snapshot_path, the file to save to".into(),
+            });
+        }
+        if m.snapshot_path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(CacheError::Config {
+                key: "memory.snapshot_path".into(),
+                value: "\"\"".into(),
+                message: "an empty path; leave the key out for no snapshot".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The time to idle of each namespace that has one (`[namespaces.<name>] tti`).
+    pub fn idle_times(&self) -> crate::ttl::IdleTimes {
+        crate::ttl::IdleTimes::new(
+            self.namespaces
+                .iter()
+                .filter_map(|(name, ns)| ns.tti.map(|tti| (name.clone(), tti))),
+        )
     }
 
     /// The backend this configuration actually runs: `enabled = false` means no-op.

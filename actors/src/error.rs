@@ -137,6 +137,102 @@ pub enum CacheError {
         /// Why.
         reason: String,
     },
+    /// A snapshot of the in-memory table could not be written (`Cache::save`) or read (the
+    /// restore at start from `memory.snapshot_path`). A failed save leaves the previous file
+    /// at `path` as it was; a failed restore leaves the table empty.
+    #[error("snapshot {path}: {problem}")]
+    Snapshot {
+        /// The snapshot file.
+        path: String,
+        /// What is wrong.
+        problem: SnapshotProblem,
+    },
+    /// A required warmer's first run failed, panicked or timed out, so `start` did not return
+    /// a cache (the tree it had started was shut down again).
+    #[error("required warmer {warmer:?} failed: {cause}")]
+    WarmerFailed {
+        /// The warmer's name.
+        warmer: String,
+        /// How its run ended.
+        cause: WarmerFailure,
+    },
+    /// The operation does not exist on this backend (a snapshot of a table Redis holds).
+    #[error("{operation} is not supported by the {backend} backend")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// The backend.
+        backend: &'static str,
+    },
+}
+
+/// What is wrong with a snapshot file ([`CacheError::Snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotProblem {
+    /// Reading or writing the file failed (permissions, a full disk, a missing directory).
+    #[error("i/o error: {message}")]
+    Io {
+        /// The operating system's message.
+        message: String,
+    },
+    /// The file does not start with the snapshot header: not a snapshot of this cache.
+    #[error("not a deeper-cache snapshot (bad magic bytes)")]
+    NotASnapshot,
+    /// Written by a newer version of the format than this build reads.
+    #[error(
+        "format version {found} is newer than the versions this build reads (up to {supported})"
+    )]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The file ends before its end marker (a copy cut short, a disk that filled up).
+    #[error("truncated: the file ends before its end marker")]
+    Truncated,
+    /// A block's checksum does not match its bytes (a flipped bit, an edited file).
+    #[error("checksum mismatch in block {block} at byte {offset}")]
+    ChecksumMismatch {
+        /// Index of the block (0 = the header).
+        block: u64,
+        /// Byte offset of the block in the file.
+        offset: u64,
+    },
+    /// The bytes pass their checksums but do not form valid records.
+    #[error("corrupt: {reason}")]
+    Corrupt {
+        /// What is malformed.
+        reason: String,
+    },
+}
+
+/// How a required warmer's first run ended ([`CacheError::WarmerFailed`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WarmerFailure {
+    /// `load` (or its stream) returned an error, or writing its entries failed.
+    #[error("{message}")]
+    Error {
+        /// The error's text.
+        message: String,
+    },
+    /// `load` panicked.
+    #[error("panicked: {message}")]
+    Panicked {
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// The run took longer than the warmer's timeout and was cancelled.
+    #[error("did not finish within {after:?}")]
+    TimedOut {
+        /// The warmer's timeout.
+        after: Duration,
+    },
+    /// The warmer's actor stopped before its first run ended (the cache was shutting down).
+    #[error("stopped before its first run ended")]
+    Stopped,
 }
 
 impl CacheError {

@@ -10,10 +10,12 @@
 //! CacheSupervisor (supervisor.rs) ── owns ──┬─ Store (store.rs)            owner of the table
 //!                                           ├─ CacheAdapter (adapter.rs)   serves requests
 //!                                           ├─ Cleanup (cleanup.rs)        sweeps expired entries
-//!                                           └─ MetricsReporter (metrics_reporter.rs)
+//!                                           ├─ MetricsReporter (metrics_reporter.rs)
+//!                                           └─ CacheWarmer (warmer.rs)     runs the warmers
 //! children.rs   ChildKind, the vocabulary the supervisor and its children share
 //! slots.rs      where callers find each child's current incarnation
-//! ops/          every operation as a request value (Get, Put, Increment, ...)
+//! ops/          every operation as a request value (Get, Put, Increment, GetMany, ...)
+//! batch.rs      KeyList / EntryList, the packed arguments of the bulk operations
 //! backend/      the CacheBackend trait; memory (the table), redis, noop
 //! service.rs    CacheService: typed, restart-following client of one tree (used by the facade)
 //! config.rs     CacheConfig: settings, defaults, validation
@@ -58,6 +60,7 @@
 
 pub mod adapter;
 pub mod backend;
+pub mod batch;
 pub mod children;
 pub mod cleanup;
 pub mod clock;
@@ -77,10 +80,11 @@ pub mod stats;
 pub mod store;
 pub mod supervisor;
 pub mod ttl;
+pub mod warmer;
 
 pub use backend::{
     BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
-    RedisBackend, TableUsage, TieredBackend,
+    RedisBackend, RestoreReport, SnapshotReport, TableUsage, TieredBackend,
 };
 pub use children::ChildKind;
 pub use clock::Clock;
@@ -91,7 +95,7 @@ pub use config::{
     MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig, RedisMode,
     SentinelConfig, StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
 };
-pub use error::{CacheError, CacheResult};
+pub use error::{CacheError, CacheResult, SnapshotProblem, WarmerFailure};
 #[cfg(feature = "testing")]
 pub use faults::Fault;
 pub use glob::Glob;
@@ -101,6 +105,7 @@ pub use service::CacheService;
 pub use stats::{CacheStats, Evictions, FlightEvent, NamespaceStats, NsStats, TierStats};
 pub use supervisor::{ChildStatus, SupervisorStatus};
 pub use ttl::{MAX_TTL, Ttl};
+pub use warmer::{WarmEntry, WarmError, WarmSink, Warmer, WarmerOptions, WarmerStats};
 
 /// The actor runtime, re-exported so embedding applications use the same version.
 pub use ractor;

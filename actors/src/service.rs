@@ -34,9 +34,11 @@ use tracing::Instrument;
 
 use crate::adapter::AdapterMsg;
 use crate::backend::{
-    CacheBackend, MemoryBackend, MemoryTable, NoopBackend, RedisBackend, TableUsage, TieredBackend,
+    CacheBackend, MemoryBackend, MemoryTable, NoopBackend, RedisBackend, SnapshotReport,
+    TableUsage, TieredBackend,
 };
 use crate::clock::Clock;
+use crate::config::SnapshotOnError;
 use crate::config::{AdapterKind, CacheConfig, DataPlaneMode};
 use crate::deadline::Deadlines;
 use crate::error::{CacheError, CacheResult};
@@ -47,6 +49,7 @@ use crate::slots::Slots;
 use crate::stats::{CacheStats, NsStats, StatsRegistry, ratio};
 use crate::store::StoreMsg;
 use crate::supervisor::{CacheSupervisor, SupervisorArgs, SupervisorMsg, SupervisorStatus};
+use crate::warmer::{WarmContext, Warmer, WarmerMsg, WarmerSet, WarmerStats};
 
 /// Hasher routing keys to adapter partitions (fixed seed: routing is stable for a process).
 static ROUTE_HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5eed);
@@ -93,6 +96,10 @@ struct Inner {
     /// Test-only fault hooks.
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     faults: Faults,
+    /// The registered warmers and their progress.
+    warmers: Arc<WarmerSet>,
+    /// Set when a failed start shuts the tree down: no save on that shutdown.
+    skip_snapshot: AtomicBool,
 }
 
 impl Inner {
@@ -140,7 +147,24 @@ impl CacheService {
     /// [`CacheError::Config`] for invalid settings, [`CacheError::Start`] when the tree cannot
     /// start (for example the instance name is already in use).
     pub async fn start(config: CacheConfig, clock: Clock) -> CacheResult<CacheService> {
-        Self::start_under(config, clock, None).await
+        Self::start_under(config, clock, None, Vec::new()).await
+    }
+
+    /// As [`CacheService::start`], with `warmers` run by a CacheWarmer child
+    /// (`warmer.rs`): returns once every required warmer's first run succeeded.
+    ///
+    /// # Errors
+    /// As [`CacheService::start`]; [`CacheError::Snapshot`] for an unreadable snapshot at
+    /// `memory.snapshot_path` (unless `memory.snapshot_on_error = "start_empty"`);
+    /// [`CacheError::WarmerFailed`] when a required warmer failed (the tree is then shut
+    /// down again).
+    pub async fn start_with_warmers(
+        config: CacheConfig,
+        clock: Clock,
+        parent: Option<ActorCell>,
+        warmers: Vec<Arc<dyn Warmer>>,
+    ) -> CacheResult<CacheService> {
+        Self::start_under(config, clock, parent, warmers).await
     }
 
     /// As [`CacheService::start`], with the cache supervisor linked under `parent`: when the
@@ -155,13 +179,14 @@ impl CacheService {
         clock: Clock,
         parent: ActorCell,
     ) -> CacheResult<CacheService> {
-        Self::start_under(config, clock, Some(parent)).await
+        Self::start_under(config, clock, Some(parent), Vec::new()).await
     }
 
     async fn start_under(
         config: CacheConfig,
         clock: Clock,
         parent: Option<ActorCell>,
+        warmers: Vec<Arc<dyn Warmer>>,
     ) -> CacheResult<CacheService> {
         config.validate()?;
         let name = config.name.clone().unwrap_or_else(|| {
@@ -173,7 +198,11 @@ impl CacheService {
         let clock_for_facade = clock.clone();
         let (backend, table): (Arc<dyn CacheBackend>, _) = match config.effective_adapter() {
             AdapterKind::Memory => {
-                let table = Arc::new(MemoryTable::with_config(clock, &config.memory));
+                let table = Arc::new(
+                    MemoryTable::with_config(clock, &config.memory)
+                        .with_idle_times(config.idle_times()),
+                );
+                restore_snapshot(&table, &config).await?;
                 (Arc::new(MemoryBackend::new(table.clone())), Some(table))
             }
             AdapterKind::Noop => (Arc::new(NoopBackend), None),
@@ -184,6 +213,7 @@ impl CacheService {
                     config.memory.max_value_bytes,
                 )?;
                 redis.start_generation_stream(&name)?;
+                redis.set_idle_times(config.idle_times());
                 (Arc::new(redis), None)
             }
             // The L1 is a bounded table the Store and Cleanup actors own and sweep.
@@ -194,6 +224,7 @@ impl CacheService {
                     &redis_within_call_timeout(&config),
                     config.memory.max_value_bytes,
                 )?;
+                l2.set_idle_times(config.idle_times());
                 let backend = TieredBackend::new(&name, table.clone(), l2, &config.tiered)?;
                 (Arc::new(backend), Some(table))
             }
@@ -213,7 +244,20 @@ impl CacheService {
             crate::stats::describe_metrics();
         }
         let faults = Faults::default();
+        let warmers = Arc::new(WarmerSet::new(
+            warmers,
+            WarmContext {
+                cache: name.clone(),
+                backend: backend.clone(),
+                default_ttl: config.default_ttl_seconds.0,
+                jitter: config.ttl_jitter,
+                max_value_bytes: config.memory.max_value_bytes,
+                export: config.metrics.enabled,
+                default_namespace: DEFAULT_NAMESPACE.into(),
+            },
+        )?);
         let args = SupervisorArgs {
+            warmers: warmers.clone(),
             name: name.clone(),
             config: config.clone(),
             backend: backend.clone(),
@@ -225,7 +269,7 @@ impl CacheService {
         let (supervisor, join) = spawn_supervisor(args.clone(), parent).await?;
         let deadlines = Arc::new(Deadlines::new(slots.partitions(), config.call_timeout()));
         let ticker = direct.is_none().then(|| deadlines.spawn_ticker());
-        Ok(CacheService {
+        let service = CacheService {
             inner: Arc::new(Inner {
                 name,
                 backend_name: backend.name(),
@@ -243,8 +287,17 @@ impl CacheService {
                 supervisor: std::sync::Mutex::new(supervisor),
                 join: Mutex::new(Some(join)),
                 faults,
+                warmers,
+                skip_snapshot: AtomicBool::new(false),
             }),
-        })
+        };
+        if let Err(e) = service.inner.warmers.wait_required().await {
+            // The start fails: the tree stops without saving a snapshot over the good one.
+            service.inner.skip_snapshot.store(true, Ordering::Release);
+            service.shutdown().await;
+            return Err(e);
+        }
+        Ok(service)
     }
 
     /// Starts a new supervisor incarnation under `parent` after the previous one failed. The
@@ -337,6 +390,103 @@ impl CacheService {
         if let Some(join) = join {
             self.inner.supervisor().stop(Some("shutdown".into()));
             let _ = join.await;
+            self.save_on_shutdown().await;
+        }
+    }
+
+    /// `memory.snapshot_on_shutdown`: saves the table once the tree has stopped (no write
+    /// races the save then). A failure is logged at ERROR; the previous file stays.
+    async fn save_on_shutdown(&self) {
+        let config = &self.inner.args.config.memory;
+        let (Some(path), true) = (&config.snapshot_path, config.snapshot_on_shutdown) else {
+            return;
+        };
+        if self.inner.skip_snapshot.load(Ordering::Acquire) || self.inner.backend_name != "memory" {
+            return;
+        }
+        match self.save_table(path.clone()).await {
+            Ok(r) => tracing::info!(
+                path = %path.display(),
+                entries = r.entries,
+                bytes = r.bytes,
+                "snapshot saved on shutdown"
+            ),
+            Err(e) => tracing::error!(error = %e, "snapshot on shutdown failed"),
+        }
+    }
+
+    /// Saves the in-memory table to a snapshot file at `path` (see `memory/snapshot.rs`), on
+    /// a blocking thread; calls keep being served meanwhile.
+    ///
+    /// # Errors
+    /// [`CacheError::Unsupported`] for a backend other than memory; [`CacheError::Snapshot`]
+    /// when writing fails (the file at `path` is then as it was); `ShutDown`.
+    pub async fn save_snapshot(&self, path: &std::path::Path) -> CacheResult<SnapshotReport> {
+        if self.is_shut_down() {
+            return Err(CacheError::ShutDown);
+        }
+        self.save_table(path.to_path_buf()).await
+    }
+
+    async fn save_table(&self, path: std::path::PathBuf) -> CacheResult<SnapshotReport> {
+        let table = match (&self.inner.table, self.inner.backend_name) {
+            (Some(t), "memory") => t.clone(),
+            _ => {
+                return Err(CacheError::Unsupported {
+                    operation: "save",
+                    backend: self.inner.backend_name,
+                });
+            }
+        };
+        tokio::task::spawn_blocking(move || table.save_snapshot(&path))
+            .await
+            .map_err(|e| CacheError::Unavailable {
+                operation: "save",
+                reason: e.to_string(),
+            })?
+    }
+
+    /// The figures of every registered warmer.
+    pub fn warmer_stats(&self) -> Vec<WarmerStats> {
+        self.inner.warmers.stats()
+    }
+
+    /// Runs the warmer named `warmer` now (besides its schedule) and returns the entries it
+    /// wrote.
+    ///
+    /// # Errors
+    /// [`CacheError::WarmerFailed`] when the run fails or there is no such warmer;
+    /// `Unavailable` while the CacheWarmer actor is down; `ShutDown`.
+    pub async fn run_warmer(&self, warmer: &str) -> CacheResult<u64> {
+        if self.is_shut_down() {
+            return Err(CacheError::ShutDown);
+        }
+        let unavailable = |reason: String| CacheError::Unavailable {
+            operation: "run_warmer",
+            reason,
+        };
+        let actor = self
+            .inner
+            .slots
+            .warmer()
+            .ok_or_else(|| unavailable("no CacheWarmer actor is running".into()))?;
+        let name = warmer.to_owned();
+        let reply = actor
+            .call(
+                |reply| WarmerMsg::RunNow {
+                    warmer: name,
+                    reply,
+                },
+                None,
+            )
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        match reply {
+            ractor::rpc::CallResult::Success(r) => r.map_err(|cause| CacheError::WarmerFailed {
+                warmer: warmer.to_owned(),
+                cause,
+            }),
+            _ => Err(unavailable("the CacheWarmer actor stopped".into())),
         }
     }
 
@@ -768,4 +918,46 @@ async fn spawn_supervisor(
         None => Actor::spawn(name, CacheSupervisor, args).await,
     }
     .map_err(start_error)
+}
+
+/// The namespace of keys written without one (the facade's root handle).
+const DEFAULT_NAMESPACE: &str = "default";
+
+/// Restores `memory.snapshot_path` into a new table, when the file exists: all of it or, for
+/// a file that does not read back, nothing (and an error, or a WARN and an empty start under
+/// `memory.snapshot_on_error = "start_empty"`).
+async fn restore_snapshot(table: &Arc<MemoryTable>, config: &CacheConfig) -> CacheResult<()> {
+    let Some(path) = config.memory.snapshot_path.clone() else {
+        return Ok(());
+    };
+    if !path.exists() {
+        tracing::info!(path = %path.display(), "no snapshot to restore; starting empty");
+        return Ok(());
+    }
+    let t = table.clone();
+    let p = path.clone();
+    let r = tokio::task::spawn_blocking(move || t.restore_snapshot(&p))
+        .await
+        .map_err(|e| CacheError::Start {
+            reason: format!("snapshot restore: {e}"),
+        })?;
+    match r {
+        Ok(r) => {
+            tracing::info!(
+                path = %path.display(),
+                restored = r.restored,
+                expired = r.expired,
+                bytes = r.bytes,
+                "snapshot restored"
+            );
+            Ok(())
+        }
+        Err(e) if config.memory.snapshot_on_error == SnapshotOnError::StartEmpty => {
+            tracing::warn!(error = %e, "snapshot not restored; starting empty");
+            // A file that changed between the check and the load may have left a part.
+            let _ = MemoryBackend::new(table.clone()).clear(None).await;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }

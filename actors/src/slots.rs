@@ -14,6 +14,7 @@ use crate::adapter::AdapterMsg;
 use crate::children::ChildKind;
 use crate::cleanup::CleanupMsg;
 use crate::store::StoreMsg;
+use crate::warmer::WarmerMsg;
 
 /// The current incarnation of each actor the facade talks to, swapped by the supervisor on
 /// every (re)start and emptied while a child is down.
@@ -23,6 +24,7 @@ pub(crate) struct Slots {
     adapters: Box<[ArcSwapOption<ActorRef<AdapterMsg>>]>,
     store: ArcSwapOption<ActorRef<StoreMsg>>,
     cleanup: ArcSwapOption<ActorRef<CleanupMsg>>,
+    warmer: ArcSwapOption<ActorRef<WarmerMsg>>,
     /// Set by `shutdown()` (or when the tree is gone): no more restarts, calls fail fast.
     pub(crate) closed: AtomicBool,
     /// Set when the supervisor stopped itself (restart intensity exceeded); cleared when the
@@ -38,6 +40,7 @@ impl Slots {
                 .collect(),
             store: ArcSwapOption::empty(),
             cleanup: ArcSwapOption::empty(),
+            warmer: ArcSwapOption::empty(),
             closed: AtomicBool::new(false),
             failed: AtomicBool::new(false),
         }
@@ -53,6 +56,13 @@ impl Slots {
     }
     pub(crate) fn cleanup(&self) -> Option<ActorRef<CleanupMsg>> {
         self.cleanup.load().as_deref().cloned()
+    }
+    pub(crate) fn warmer(&self) -> Option<ActorRef<WarmerMsg>> {
+        self.warmer.load().as_deref().cloned()
+    }
+    /// Publishes a new CacheWarmer incarnation.
+    pub(crate) fn set_warmer(&self, r: ActorRef<WarmerMsg>) {
+        self.warmer.store(Some(Arc::new(r)));
     }
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
@@ -78,6 +88,7 @@ impl Slots {
             ChildKind::Adapter => self.adapter_slot(index).store(None),
             ChildKind::Store => self.store.store(None),
             ChildKind::Cleanup => self.cleanup.store(None),
+            ChildKind::CacheWarmer => self.warmer.store(None),
             ChildKind::MetricsReporter => {}
         }
     }

@@ -173,6 +173,13 @@ pub mod names {
     pub const L1_FLUSHES: &str = "deeper_hub_core_cache_l1_flushes_total";
     /// Gauge: 1 while the L1's invalidation stream is live (L1 serving reads), else 0.
     pub const L1_TRACKING: &str = "deeper_hub_core_cache_l1_tracking";
+    /// Counter: warmer runs by cache, warmer and result (`ok`, `error`, `panicked`,
+    /// `timed_out`).
+    pub const WARMER_RUNS: &str = "deeper_hub_core_cache_warmer_runs_total";
+    /// Histogram: warmer run time in seconds, by cache and warmer.
+    pub const WARMER_DURATION: &str = "deeper_hub_core_cache_warmer_run_duration_seconds";
+    /// Counter: entries written by warmers, by cache and warmer.
+    pub const WARMER_ENTRIES: &str = "deeper_hub_core_cache_warmer_entries_total";
 }
 
 /// Registers the help text and unit of every metric family with the installed recorder
@@ -242,6 +249,21 @@ pub fn describe_metrics() {
         names::RESTARTS,
         Unit::Count,
         "Restarts of the cache's actors by its supervisor, by actor."
+    );
+    metrics::describe_counter!(
+        names::WARMER_RUNS,
+        Unit::Count,
+        "Warmer runs by warmer and result (ok, error, panicked, timed_out)."
+    );
+    metrics::describe_histogram!(
+        names::WARMER_DURATION,
+        Unit::Seconds,
+        "Run time of warmers, by warmer."
+    );
+    metrics::describe_counter!(
+        names::WARMER_ENTRIES,
+        Unit::Count,
+        "Entries written by warmers, by warmer."
     );
 }
 

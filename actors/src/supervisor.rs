@@ -8,6 +8,7 @@
 //! | CacheAdapter ×N | always              | serves the facade (`adapter.partitions` in `rpc`)   |
 //! | Cleanup         | memory backend      | sweeps the table                                    |
 //! | MetricsReporter | always              | reads counters and asks the Store for usage         |
+//! | CacheWarmer     | warmers registered  | writes through the backend; last, so all else is up |
 //!
 //! The supervisor overrides `handle_supervisor_evt` (ractor's default would stop it on any
 //! child exit). When a child fails or stops unexpectedly, the configured OTP strategy
@@ -46,6 +47,7 @@ use crate::metrics_reporter::{MetricsReporter, MetricsReporterArgs};
 use crate::slots::Slots;
 use crate::stats::StatsRegistry;
 use crate::store::{Store, StoreArgs};
+use crate::warmer::{CacheWarmer, CacheWarmerArgs, WarmerSet};
 
 /// Requests the supervisor serves.
 #[derive(Debug)]
@@ -92,6 +94,8 @@ pub struct SupervisorArgs {
     /// Per-namespace operation statistics.
     pub stats: Arc<StatsRegistry>,
     pub(crate) slots: Arc<Slots>,
+    /// The registered warmers (no CacheWarmer child when empty).
+    pub warmers: Arc<WarmerSet>,
     /// Test-only fault hooks handed to every child.
     pub faults: Faults,
 }
@@ -132,6 +136,9 @@ impl CacheSupervisor {
             specs.push((ChildKind::Cleanup, 0));
         }
         specs.push((ChildKind::MetricsReporter, 0));
+        if !args.warmers.is_empty() {
+            specs.push((ChildKind::CacheWarmer, 0));
+        }
         specs
     }
 
@@ -189,6 +196,15 @@ impl CacheSupervisor {
                     faults: args.faults.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(name, MetricsReporter, a, sup).await?;
+                r.get_cell()
+            }
+            ChildKind::CacheWarmer => {
+                let a = CacheWarmerArgs {
+                    set: args.warmers.clone(),
+                    faults: args.faults.clone(),
+                };
+                let (r, _) = Actor::spawn_linked(name, CacheWarmer, a, sup).await?;
+                args.slots.set_warmer(r.clone());
                 r.get_cell()
             }
         };

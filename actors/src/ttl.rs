@@ -91,6 +91,40 @@ impl Ttl {
     }
 }
 
+/// The time to idle of the namespaces that have one (`[namespaces.<name>] tti`), in whole
+/// milliseconds. Cheap to clone; a cache without any answers every lookup with one branch.
+#[derive(Debug, Clone, Default)]
+pub struct IdleTimes(std::sync::Arc<std::collections::HashMap<Box<str>, u64>>);
+
+impl IdleTimes {
+    /// From `(namespace, tti)` pairs (a zero duration counts as one millisecond).
+    pub fn new(pairs: impl IntoIterator<Item = (String, Duration)>) -> Self {
+        IdleTimes(std::sync::Arc::new(
+            pairs
+                .into_iter()
+                .map(|(ns, d)| {
+                    let ms = Ttl::After(d).as_millis().unwrap_or(u64::MAX);
+                    (ns.into_boxed_str(), ms)
+                })
+                .collect(),
+        ))
+    }
+
+    /// The time to idle of `ns` in milliseconds, `None` when it has none.
+    #[inline]
+    pub fn of(&self, ns: &str) -> Option<u64> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.get(ns).copied()
+    }
+
+    /// Whether no namespace has a time to idle.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -252,6 +252,11 @@ macro_rules! suite {
                 use super::*;
                 include!("bad_input.rs");
             }
+            mod bulk {
+                #![allow(unused_imports)]
+                use super::*;
+                include!("bulk.rs");
+            }
         }
     };
 }

@@ -27,6 +27,11 @@
 //! | `memory/policy.rs`        | the eviction policies (`lru`, `lfu`, `reject`)              |
 //! | `memory/expiry.rs`        | the expiry index                                            |
 //! | `memory/sweep.rs`         | keeping entries indexed; the sweep of what expired          |
+//! | `memory/bulk.rs`          | `get_many`, `put_many`, `delete_many`                       |
+//! | `memory/lifecycle.rs`     | `expire` and `touch`: a new expiry without a new value      |
+//! | `memory/idle.rs`          | time to idle: namespaces whose entries expire when unused   |
+//! | `memory/snapshot.rs`      | saving the table to a file and restoring it                 |
+//! | `memory/snapshot_format.rs` | the snapshot file format: header, checksummed blocks, records |
 //!
 //! # Expiry (`memory/expiry.rs`, `memory/sweep.rs`)
 //! Entries with a TTL are indexed in one-second buckets by expiry time; a sweep takes the due
@@ -46,21 +51,27 @@
 //! refused by `reject` or for being larger than `max_bytes`). An [`EvictionListener`] receives
 //! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
 
+mod bulk;
 mod clear;
 mod counters_sets;
 mod entry;
 mod eviction;
 mod expiry;
 mod grace;
+mod idle;
+mod lifecycle;
 mod namespaces;
 mod policy;
 mod reads_writes;
 mod removal;
+mod snapshot;
+mod snapshot_format;
 mod sweep;
 
 pub use self::entry::ENTRY_OVERHEAD_BYTES;
 pub use self::namespaces::{NamespaceUsage, TableUsage};
 pub use self::removal::{Eviction, EvictionListener, EvictionReason};
+pub use self::snapshot::{RestoreReport, SnapshotReport};
 
 use std::hash::BuildHasher;
 use std::sync::atomic::AtomicI64;
@@ -76,12 +87,13 @@ use self::namespaces::Namespaces;
 use self::policy::Policy;
 use self::removal::ListenerSlot;
 use super::CacheBackend;
+use crate::batch::{EntryList, KeyList};
 use crate::clock::Clock;
 use crate::config::{EvictionPolicy, MemoryConfig};
 use crate::error::CacheResult;
 use crate::glob::Glob;
 use crate::stats::StripedCount;
-use crate::ttl::Ttl;
+use crate::ttl::{IdleTimes, Ttl};
 
 /// Hasher of the table's maps: foldhash (fast, DoS-resistant per-process seed), measured
 /// faster than the default SipHash on short keys.
@@ -109,6 +121,9 @@ pub struct MemoryTable {
     item_hasher: foldhash::fast::FixedState,
     /// Hits on live entries under `lfu` (striped), the window climber's signal.
     hits: StripedCount,
+    /// The namespaces with a time to idle (`memory/idle.rs`), read when a namespace's table
+    /// is created.
+    idle: IdleTimes,
 }
 
 impl MemoryTable {
@@ -155,7 +170,16 @@ impl MemoryTable {
             listener: ArcSwapOption::empty(),
             item_hasher: foldhash::fast::FixedState::with_seed(0x0e71_c7ed),
             hits: StripedCount::default(),
+            idle: IdleTimes::default(),
         }
+    }
+
+    /// This table with the namespaces' times to idle (`[namespaces.<name>] tti`); call it
+    /// before the first write.
+    #[must_use]
+    pub fn with_idle_times(mut self, idle: IdleTimes) -> Self {
+        self.idle = idle;
+        self
     }
 
     /// The clock this table expires entries by.
@@ -241,5 +265,20 @@ impl CacheBackend for MemoryBackend {
     }
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64> {
         Ok(self.table.delete_pattern(ns, pattern).await)
+    }
+    async fn get_many(&self, keys: &KeyList) -> CacheResult<Vec<Option<Bytes>>> {
+        Ok(self.table.get_many(keys))
+    }
+    async fn put_many(&self, entries: &EntryList) -> CacheResult<()> {
+        self.table.put_many(entries)
+    }
+    async fn delete_many(&self, keys: &KeyList) -> CacheResult<u64> {
+        Ok(self.table.delete_many(keys))
+    }
+    async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool> {
+        Ok(self.table.expire(ns, key, ttl.validate()?))
+    }
+    async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
+        Ok(self.table.touch_key(ns, key))
     }
 }

@@ -16,7 +16,8 @@ use std::fmt;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::error::CacheResult;
+use crate::batch::{EntryList, KeyList};
+use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::ttl::Ttl;
 
@@ -27,7 +28,7 @@ mod tiered;
 
 pub use memory::{
     ENTRY_OVERHEAD_BYTES, EXPIRY_BUCKET_MS, Eviction, EvictionListener, EvictionReason,
-    MemoryBackend, MemoryTable, NamespaceUsage, TableUsage,
+    MemoryBackend, MemoryTable, NamespaceUsage, RestoreReport, SnapshotReport, TableUsage,
 };
 pub use noop::NoopBackend;
 pub use redis::{BreakerState, RedisBackend};
@@ -121,6 +122,69 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
 
     /// Removes the keys of `ns` matching `pattern`; returns how many live entries went.
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64>;
+
+    // Bulk operations and the entry lifecycle (`ops/bulk.rs`, `ops/lifecycle.rs`).
+
+    /// The encoded value of every key, in the list's order: `None` when absent or expired,
+    /// and for a key that holds a set (Redis `MGET` answers nil there, and every backend
+    /// agrees). The defaults call [`CacheBackend::get`] per key; backends override them
+    /// with one pass over the table (memory) or one round trip per connection (Redis).
+    ///
+    /// # Errors
+    /// The backend's errors (`BackendUnavailable`); no per-key errors.
+    async fn get_many(&self, keys: &KeyList) -> CacheResult<Vec<Option<Bytes>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (ns, key) in keys.iter() {
+            out.push(match self.get(ns, key).await {
+                Err(CacheError::WrongType { .. }) => None,
+                other => other?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores every entry, in order (a key given twice: the later value wins). The values
+    /// and TTLs were validated by the caller before the call.
+    ///
+    /// # Errors
+    /// The first failure (`ValueTooLarge`, `CapacityExceeded`, `BackendUnavailable`); entries
+    /// before it may have been written (on Redis, the entries of other connections).
+    async fn put_many(&self, entries: &EntryList) -> CacheResult<()> {
+        for (ns, key, value, ttl) in entries.iter() {
+            self.put(ns, key, value.clone(), ttl).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every key; returns how many live entries went (a key listed twice counts
+    /// once).
+    ///
+    /// # Errors
+    /// The backend's errors; keys before the failure may have been removed.
+    async fn delete_many(&self, keys: &KeyList) -> CacheResult<u64> {
+        let mut removed = 0;
+        for (ns, key) in keys.iter() {
+            removed += u64::from(self.delete(ns, key).await?);
+        }
+        Ok(removed)
+    }
+
+    /// Gives a live entry a new TTL, counted from now, without rewriting its value
+    /// ([`Ttl::Never`]: it no longer expires; Redis `PEXPIRE` / `PERSIST`). `true` when there
+    /// was a live entry.
+    ///
+    /// # Errors
+    /// [`InvalidTtl`](crate::CacheError::InvalidTtl); the backend's errors.
+    async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool>;
+
+    /// Marks a live entry as used now without reading it: in a namespace with a time to idle
+    /// its idle timer restarts; the eviction policy counts a use (memory `lru`/`lfu`, Redis's
+    /// own through `TOUCH`). Its TTL is otherwise unchanged. `true` when there was a live
+    /// entry.
+    ///
+    /// # Errors
+    /// The backend's errors.
+    async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool>;
 
     /// Takes the distributed lease of `(ns, key)` for `ttl_ms` unless it is held:
     /// `Some(true)` taken, `Some(false)` held elsewhere, `None` (the default) for a backend

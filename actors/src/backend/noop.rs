@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
+use crate::batch::{EntryList, KeyList};
 use crate::error::CacheResult;
 use crate::glob::Glob;
 use crate::ttl::Ttl;
@@ -57,5 +58,20 @@ impl CacheBackend for NoopBackend {
     }
     async fn delete_pattern(&self, _: &str, _: &Glob) -> CacheResult<u64> {
         Ok(0)
+    }
+    async fn get_many(&self, keys: &KeyList) -> CacheResult<Vec<Option<Bytes>>> {
+        Ok(vec![None; keys.len()])
+    }
+    async fn put_many(&self, _: &EntryList) -> CacheResult<()> {
+        Ok(())
+    }
+    async fn delete_many(&self, _: &KeyList) -> CacheResult<u64> {
+        Ok(0)
+    }
+    async fn expire(&self, _: &str, _: &str, _: Ttl) -> CacheResult<bool> {
+        Ok(false)
+    }
+    async fn touch(&self, _: &str, _: &str) -> CacheResult<bool> {
+        Ok(false)
     }
 }

@@ -12,6 +12,8 @@
 //! | `increment` | `INCRBY`; with a TTL, `MULTI` { `SET k 0 PX ms NX`; `INCRBY` } (the TTL only on creation) |
 //! | `add_to_set` | `SADD`; with a TTL, the same kind of script |
 //! | `remove_from_set` / `set_members` / `is_member` | `SREM` / `SMEMBERS` / `SISMEMBER` |
+//! | `get_many` / `put_many` / `delete_many` | one `MGET` / one `MULTI` pipeline of `SET … [PX ms]` / one `UNLINK`, each on one connection (one round trip per call) |
+//! | `expire` / `touch` | `PEXPIRE` (`PERSIST` + `EXISTS` for no expiry) / `TOUCH` |
 //! | `clear` / `delete_pattern` | `SCAN MATCH … COUNT n` + `UNLINK` in batches — never `KEYS`, never `FLUSHDB` |
 //! | `clear` of a namespace with `redis.namespace_generations` | `INCR {prefix}::gen:{namespace}`; the old generation unlinked in the background (`redis/generations.rs`) |
 //!
@@ -39,10 +41,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
+use crate::batch::{EntryList, KeyList};
 use crate::config::{RedisConfig, RedisMode};
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
-use crate::ttl::Ttl;
+use crate::ttl::{IdleTimes, Ttl};
 
 mod breaker;
 mod connection;
@@ -164,6 +167,8 @@ struct Inner {
     generations: Arc<Generations>,
     /// The stream keeping `generations` current, when this backend runs its own.
     generation_stream: std::sync::Mutex<Option<Stream>>,
+    /// The namespaces' times to idle (`[namespaces.<name>] tti`), set once at start.
+    idle: std::sync::OnceLock<IdleTimes>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -272,6 +277,7 @@ impl RedisBackend {
                 release: Script::new(RELEASE_SCRIPT),
                 generations: Arc::new(Generations::new(config.namespace_generations)),
                 generation_stream: std::sync::Mutex::new(None),
+                idle: std::sync::OnceLock::new(),
             }),
         };
         tracing::info!(backend = NAME, url = %backend.inner.url, key_prefix = %config.key_prefix, pool_size = config.pool_size, "redis backend configured");
@@ -436,6 +442,128 @@ impl RedisBackend {
             )
             .await?;
         Ok(value.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t, *generation))))
+    }
+
+    /// `get_with_ttl` of many keys in one round trip (a pipeline of `GET` + `PTTL` per key,
+    /// on one connection): the tiered backend's read of its L1 misses.
+    ///
+    /// # Errors
+    /// As [`CacheBackend::get_many`].
+    pub(in crate::backend) async fn get_many_with_ttl(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> CacheResult<Vec<Option<(Bytes, Ttl, u64)>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = self.keys_at(keys.iter().copied()).await?;
+        let ks: Vec<(String, Option<u64>)> = at
+            .iter()
+            .zip(keys)
+            .map(|((k, _), (ns, _))| (k.clone(), self.tti_ms(ns)))
+            .collect();
+        let ks = &ks;
+        let replies: Vec<(Option<Bytes>, i64)> = self
+            .call("get_many", Kind::Value, true, None, |mut c| async move {
+                let mut p = ::redis::pipe();
+                // A key holding a set answers GET with WRONGTYPE: a miss there, as `MGET`'s
+                // nil, not a failure of the whole pipeline.
+                p.ignore_errors();
+                for (k, tti) in ks {
+                    match tti {
+                        // A read in a namespace with a time to idle restarts its timer.
+                        Some(ms) => p.cmd("GETEX").arg(k).arg("PX").arg(*ms),
+                        None => p.cmd("GET").arg(k),
+                    };
+                    p.cmd("PTTL").arg(k);
+                }
+                // Flat replies, two per key.
+                let flat: Vec<::redis::Value> = p.query_async(&mut c).await?;
+                flat.chunks(2)
+                    .map(|pair| {
+                        let v: Option<Bytes> = match &pair[0] {
+                            ::redis::Value::ServerError(_) => None,
+                            v => ::redis::from_redis_value_ref(v)?,
+                        };
+                        let t: i64 = ::redis::from_redis_value_ref(&pair[1])?;
+                        Ok((v, t))
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(replies
+            .into_iter()
+            .zip(at)
+            .map(|((v, pttl), (_, g))| v.and_then(|v| ttl_from_pttl(pttl).map(|t| (v, t, g))))
+            .collect())
+    }
+
+    /// The Redis keys of many `(namespace, key)` pairs with their generations, each
+    /// namespace's generation read once.
+    async fn keys_at<'a>(
+        &self,
+        pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> CacheResult<Vec<(String, u64)>> {
+        let mut generations: Vec<(&str, u64)> = Vec::new();
+        let mut out = Vec::with_capacity(pairs.size_hint().0);
+        for (ns, key) in pairs {
+            let g = match generations.iter().find(|(n, _)| *n == ns) {
+                Some((_, g)) => *g,
+                None => {
+                    let g = self.generation(ns).await?;
+                    generations.push((ns, g));
+                    g
+                }
+            };
+            out.push((self.inner.keys.key_at(ns, g, key), g));
+        }
+        Ok(out)
+    }
+
+    /// Gives the namespaces of `idle` a time to idle (once, at start; later calls are
+    /// ignored). In such a namespace every write sets `PX tti` (whatever TTL it passes), a
+    /// `get` is `GETEX … PX tti`, `get_many` adds a `PEXPIRE` per such key to its round trip,
+    /// counter and set operations are followed by a `PEXPIRE`, and `touch` is a `PEXPIRE`:
+    /// an entry unused for `tti` expires, as on the memory backend.
+    pub fn set_idle_times(&self, idle: IdleTimes) {
+        let _ = self.inner.idle.set(idle);
+    }
+
+    /// The time to idle of `ns` in milliseconds, if it has one.
+    #[inline]
+    pub(in crate::backend) fn tti_ms(&self, ns: &str) -> Option<u64> {
+        self.inner.idle.get().and_then(|i| i.of(ns))
+    }
+
+    /// The TTL a write to `ns` sets: the namespace's time to idle if it has one, else `ttl`.
+    fn write_ttl(&self, ns: &str, ttl: Ttl) -> CacheResult<Ttl> {
+        match self.tti_ms(ns) {
+            Some(ms) => Ok(Ttl::After(Duration::from_millis(ms))),
+            None => ttl.validate(),
+        }
+    }
+
+    /// After a use of `key` in a namespace with a time to idle: its deadline moves to
+    /// `now + tti` (`PEXPIRE`; nothing on a key that is gone).
+    async fn refresh_idle(&self, ns: &str, key: &str) -> CacheResult<()> {
+        let Some(ms) = self.tti_ms(ns) else {
+            return Ok(());
+        };
+        let k = &self.key(ns, key).await?;
+        self.call(
+            "touch",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("PEXPIRE")
+                    .arg(k)
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+            },
+        )
+        .await
     }
 
     /// The redacted URL this backend talks to.
@@ -901,6 +1029,23 @@ fn classify(e: &RedisError, kind: Kind) -> Failure {
     }
 }
 
+/// `plain k`, or in a namespace with a time to idle (`tti` ms) `idle k idle_args… ms`
+/// (`GET` / `GETEX k PX ms`, `TOUCH` / `PEXPIRE k ms`).
+fn idle_or(k: &str, tti: Option<u64>, plain: &str, idle: &str, idle_args: &[&str]) -> ::redis::Cmd {
+    match tti {
+        Some(ms) => {
+            let mut cmd = ::redis::cmd(idle);
+            cmd.arg(k).arg(idle_args).arg(ms);
+            cmd
+        }
+        None => {
+            let mut cmd = ::redis::cmd(plain);
+            cmd.arg(k);
+            cmd
+        }
+    }
+}
+
 /// `PTTL` reply → [`Ttl`].
 fn ttl_from_pttl(ms: i64) -> Option<Ttl> {
     match ms {
@@ -920,19 +1065,25 @@ impl CacheBackend for RedisBackend {
 
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         let k = &self.key(ns, key).await?;
+        let tti = self.tti_ms(ns);
         self.call(
             "get",
             Kind::Value,
             true,
             Some(k.as_str()),
-            |mut c| async move { ::redis::cmd("GET").arg(k).query_async(&mut c).await },
+            |mut c| async move {
+                // A hit in a namespace with a time to idle restarts its timer.
+                idle_or(k, tti, "GET", "GETEX", &["PX"])
+                    .query_async(&mut c)
+                    .await
+            },
         )
         .await
     }
 
     async fn put(&self, ns: &str, key: &str, value: Bytes, ttl: Ttl) -> CacheResult<()> {
         self.check_size(value.len())?;
-        let ttl = ttl.validate()?;
+        let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.key(ns, key).await?;
         let value = &value;
         self.call(
@@ -1009,9 +1160,9 @@ impl CacheBackend for RedisBackend {
     async fn increment(&self, ns: &str, key: &str, delta: i64, ttl: Ttl) -> CacheResult<i64> {
         // Validated before the MULTI below: Redis runs every queued command even when one
         // fails, so an invalid `PX` would leave the INCRBY applied.
-        let ttl = ttl.validate()?;
+        let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.key(ns, key).await?;
-        match ttl.as_millis() {
+        let n = match ttl.as_millis() {
             None => {
                 self.call(
                     "increment",
@@ -1026,7 +1177,7 @@ impl CacheBackend for RedisBackend {
                             .await
                     },
                 )
-                .await
+                .await?
             }
             Some(ms) => {
                 // MULTI { SET k 0 PX ms NX; INCRBY k delta }: a new counter starts at 0 with
@@ -1057,14 +1208,16 @@ impl CacheBackend for RedisBackend {
                         p.query_async::<(i64,)>(&mut c).await.map(|(v,)| v)
                     },
                 )
-                .await
+                .await?
             }
-        }
+        };
+        self.refresh_idle(ns, key).await?;
+        Ok(n)
     }
 
     async fn add_to_set(&self, ns: &str, key: &str, member: Bytes, ttl: Ttl) -> CacheResult<bool> {
         self.check_size(member.len())?;
-        let ttl = ttl.validate()?;
+        let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.key(ns, key).await?;
         let member = &member;
         let added: u64 = match ttl.as_millis() {
@@ -1103,29 +1256,41 @@ impl CacheBackend for RedisBackend {
                 .await?
             }
         };
+        self.refresh_idle(ns, key).await?;
         Ok(added > 0)
     }
 
     async fn remove_from_set(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
-        self.member_command("remove_from_set", "SREM", false, ns, key, &member)
-            .await
+        let removed = self
+            .member_command("remove_from_set", "SREM", false, ns, key, &member)
+            .await?;
+        self.refresh_idle(ns, key).await?;
+        Ok(removed)
     }
 
     async fn set_members(&self, ns: &str, key: &str) -> CacheResult<Vec<Bytes>> {
         let k = &self.key(ns, key).await?;
-        self.call(
-            "set_members",
-            Kind::Set,
-            true,
-            Some(k.as_str()),
-            |mut c| async move { ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await },
-        )
-        .await
+        let members: Vec<Bytes> = self
+            .call(
+                "set_members",
+                Kind::Set,
+                true,
+                Some(k.as_str()),
+                |mut c| async move { ::redis::cmd("SMEMBERS").arg(k).query_async(&mut c).await },
+            )
+            .await?;
+        if !members.is_empty() {
+            self.refresh_idle(ns, key).await?;
+        }
+        Ok(members)
     }
 
     async fn is_member(&self, ns: &str, key: &str, member: Bytes) -> CacheResult<bool> {
-        self.member_command("is_member", "SISMEMBER", true, ns, key, &member)
-            .await
+        let found = self
+            .member_command("is_member", "SISMEMBER", true, ns, key, &member)
+            .await?;
+        self.refresh_idle(ns, key).await?;
+        Ok(found)
     }
 
     async fn clear(&self, ns: Option<&str>) -> CacheResult<u64> {
@@ -1228,6 +1393,186 @@ impl CacheBackend for RedisBackend {
         .await
     }
 
+    async fn get_many(&self, keys: &KeyList) -> CacheResult<Vec<Option<Bytes>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ks: Vec<String> = self
+            .keys_at(keys.iter())
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let ks = &ks;
+        let idle: Vec<(&String, u64)> = keys
+            .iter()
+            .zip(ks)
+            .filter_map(|((ns, _), k)| self.tti_ms(ns).map(|ms| (k, ms)))
+            .collect();
+        let idle = &idle;
+        // One MGET on one connection: a set answers nil, as documented for every backend.
+        // Keys of namespaces with a time to idle get a PEXPIRE in the same round trip.
+        let cluster = self.inner.cluster;
+        let values: Vec<Option<Bytes>> = self
+            .call("get_many", Kind::Value, true, None, |mut c| async move {
+                // On a cluster the client splits MGET per slot; a pipeline could not span slots,
+                // so the PEXPIREs follow one by one there.
+                if idle.is_empty() || cluster {
+                    return ::redis::cmd("MGET").arg(ks).query_async(&mut c).await;
+                }
+                let mut p = ::redis::pipe();
+                p.cmd("MGET").arg(ks);
+                for (k, ms) in idle {
+                    p.cmd("PEXPIRE").arg(*k).arg(*ms).ignore();
+                }
+                p.query_async::<(Vec<Option<Bytes>>,)>(&mut c)
+                    .await
+                    .map(|(v,)| v)
+            })
+            .await?;
+        if cluster {
+            for (k, ms) in idle {
+                self.call(
+                    "get_many",
+                    Kind::Value,
+                    true,
+                    Some(k.as_str()),
+                    |mut c| async move {
+                        ::redis::cmd("PEXPIRE")
+                            .arg(*k)
+                            .arg(*ms)
+                            .query_async::<()>(&mut c)
+                            .await
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(values)
+    }
+
+    async fn put_many(&self, entries: &EntryList) -> CacheResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut cmds = Vec::with_capacity(entries.len());
+        for (ns, key, value, ttl) in entries.iter() {
+            self.check_size(value.len())?;
+            cmds.push((ns, key, value, self.write_ttl(ns, ttl)?));
+        }
+        let at = self
+            .keys_at(cmds.iter().map(|(ns, key, _, _)| (*ns, *key)))
+            .await?;
+        let cmds: Vec<_> = cmds
+            .into_iter()
+            .zip(at)
+            .map(|((_, _, value, ttl), (k, _))| (k, value, ttl))
+            .collect();
+        let cmds = &cmds;
+        if self.inner.cluster {
+            // A transaction cannot span slots: on a cluster each SET goes to its slot's
+            // primary on its own (validation above stays all-or-nothing; a failure part-way
+            // leaves the earlier keys written, as separate puts would).
+            for (k, value, ttl) in cmds {
+                self.call(
+                    "put_many",
+                    Kind::Value,
+                    true,
+                    Some(k.as_str()),
+                    |mut c| async move {
+                        let mut cmd = ::redis::cmd("SET");
+                        cmd.arg(k).arg(&value[..]);
+                        if let Some(ms) = ttl.as_millis() {
+                            cmd.arg("PX").arg(ms);
+                        }
+                        cmd.query_async::<()>(&mut c).await
+                    },
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        // One MULTI/EXEC pipeline on one connection: every SET or none (a SET with a
+        // validated PX cannot fail inside the transaction; out of memory aborts all of it).
+        self.call("put_many", Kind::Value, true, None, |mut c| async move {
+            let mut p = ::redis::pipe();
+            p.atomic();
+            for (k, value, ttl) in cmds {
+                p.cmd("SET").arg(k).arg(&value[..]);
+                if let Some(ms) = ttl.as_millis() {
+                    p.arg("PX").arg(ms);
+                }
+                p.ignore();
+            }
+            p.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    async fn delete_many(&self, keys: &KeyList) -> CacheResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let ks: Vec<String> = self
+            .keys_at(keys.iter())
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let ks = &ks;
+        // One UNLINK: a key listed twice is removed (and counted) once.
+        self.call("delete_many", Kind::Value, true, None, |mut c| async move {
+            ::redis::cmd("UNLINK").arg(ks).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool> {
+        let ttl = ttl.validate()?;
+        let k = &self.key(ns, key).await?;
+        self.call(
+            "expire",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                match ttl.as_millis() {
+                    Some(ms) => ::redis::cmd("PEXPIRE")
+                        .arg(k)
+                        .arg(ms)
+                        .query_async::<u64>(&mut c)
+                        .await
+                        .map(|n| n > 0),
+                    // PERSIST answers 0 for a key without a TTL too: EXISTS tells them apart.
+                    None => {
+                        let mut p = ::redis::pipe();
+                        p.cmd("PERSIST").arg(k).ignore().cmd("EXISTS").arg(k);
+                        p.query_async::<(u64,)>(&mut c).await.map(|(n,)| n > 0)
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
+        let k = &self.key(ns, key).await?;
+        let tti = self.tti_ms(ns);
+        self.call(
+            "touch",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                // In a namespace with a time to idle: the timer restarts.
+                idle_or(k, tti, "TOUCH", "PEXPIRE", &[])
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| n > 0)
+            },
+        )
+        .await
+    }
     fn stop(&self) {
         let stream = match self.inner.generation_stream.lock() {
             Ok(mut s) => s.take(),

@@ -8,6 +8,17 @@
 //! (`tiered/coherence.rs`). `get_or_store` / `get_or_refresh` go through the same read, so
 //! their single flight covers L1, then L2, then the generator.
 //!
+//! # Time to idle
+//! In a namespace with a `tti` every read goes to L2 (`GETEX … PX tti`) and nothing of it is
+//! kept in L1: an L1 hit would be a use Redis never sees, and the entry would idle out there
+//! while being read here.
+//!
+//! # Bulk calls
+//! `get_many` answers what L1 holds (while the stream is live) and reads every miss from L2 in
+//! one round trip (a pipeline of `GET` + `PTTL`), filling L1 as a `get` does. `put_many` and
+//! `delete_many` are one L2 round trip, then this node's L1 drops every key, as a single
+//! write does.
+//!
 //! # Writes
 //! Every write (`put`, `delete`, counters, sets, `clear`, `delete_pattern`) goes to L2 first
 //! and is acknowledged only after L2 acknowledged it; then this node drops the key (or the
@@ -44,6 +55,7 @@ use bytes::{Buf, Bytes};
 use super::CacheBackend;
 use super::memory::{MemoryBackend, MemoryTable};
 use super::redis::RedisBackend;
+use crate::batch::{EntryList, KeyList};
 use crate::config::TieredConfig;
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
@@ -245,6 +257,10 @@ impl CacheBackend for TieredBackend {
 
     async fn get(&self, ns: &str, key: &str) -> CacheResult<Option<Bytes>> {
         let inner = &*self.inner;
+        if inner.l2.tti_ms(ns).is_some() {
+            // A namespace with a time to idle: every read is a use Redis must see.
+            return inner.l2.get(ns, key).await;
+        }
         if inner.coherence.is_live()
             && let Ok(Some(mut v)) = inner.table.get(ns, key)
             && v.len() >= STAMP
@@ -370,5 +386,105 @@ impl CacheBackend for TieredBackend {
         self.inner.coherence.bump_epoch();
         let _ = self.inner.l1.delete_pattern(ns, pattern).await;
         r
+    }
+
+    async fn get_many(&self, keys: &KeyList) -> CacheResult<Vec<Option<Bytes>>> {
+        let inner = &*self.inner;
+        let live = inner.coherence.is_live();
+        let mut out: Vec<Option<Bytes>> = Vec::with_capacity(keys.len());
+        // L1 first; the misses (positions, keys, fill tokens taken before the L2 read) go to
+        // L2 in one round trip.
+        let mut misses = Vec::new();
+        for (i, (ns, key)) in keys.iter().enumerate() {
+            let idle = inner.l2.tti_ms(ns).is_some();
+            if live
+                && !idle
+                && let Ok(Some(mut v)) = inner.table.get(ns, key)
+                && v.len() >= STAMP
+                && inner.l2.generations().cached(ns) == Some(stamp_generation(&v))
+            {
+                inner.counters.l1_hit();
+                v.advance(STAMP);
+                out.push(Some(v));
+                continue;
+            }
+            inner.counters.l1_miss();
+            out.push(None);
+            // Keys of a namespace with a time to idle are read from L2 (GETEX), never filled.
+            let token = if idle {
+                None
+            } else {
+                inner.coherence.token(ns, key)
+            };
+            misses.push((i, ns, key, token));
+        }
+        if misses.is_empty() {
+            return Ok(out);
+        }
+        let wanted: Vec<(&str, &str)> = misses.iter().map(|(_, ns, k, _)| (*ns, *k)).collect();
+        match inner.l2.get_many_with_ttl(&wanted).await {
+            Ok(found) => {
+                for ((i, ns, key, token), got) in misses.into_iter().zip(found) {
+                    match got {
+                        Some((v, ttl, generation)) => {
+                            inner.counters.l2_hit();
+                            if let Some(token) = token {
+                                self.fill(ns, key, &v, (ttl, generation), token);
+                            }
+                            out[i] = Some(v);
+                        }
+                        None => inner.counters.l2_miss(),
+                    }
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                inner.counters.l2_error();
+                if !e.is_unavailable() {
+                    return Err(e);
+                }
+                // Redis unreachable: what `stale_if_error_ms` allows, as for `get`; without
+                // it the call fails like `get` (which the facade turns into misses).
+                let mut any = false;
+                for (i, ns, key, _) in misses {
+                    if let Some(v) = self.stale(ns, key) {
+                        inner.counters.stale_served();
+                        out[i] = Some(v);
+                        any = true;
+                    }
+                }
+                if any || inner.stale_if_error_ms > 0 {
+                    Ok(out)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn put_many(&self, entries: &EntryList) -> CacheResult<()> {
+        let r = self.inner.l2.put_many(entries).await;
+        for (ns, key) in entries.keys().iter() {
+            self.forget(ns, key);
+        }
+        r
+    }
+
+    async fn delete_many(&self, keys: &KeyList) -> CacheResult<u64> {
+        let r = self.inner.l2.delete_many(keys).await;
+        for (ns, key) in keys.iter() {
+            self.forget(ns, key);
+        }
+        r
+    }
+
+    async fn expire(&self, ns: &str, key: &str, ttl: Ttl) -> CacheResult<bool> {
+        // L1 copies carry the old expiry (capped by l1_ttl_max_ms): drop them, as a write does.
+        self.write(ns, key, self.inner.l2.expire(ns, key, ttl))
+            .await
+    }
+
+    async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
+        self.inner.l2.touch(ns, key).await
     }
 }

@@ -15,7 +15,8 @@
 //!
 //! # Adding an operation
 //! 1. Its request type and `impl Request`, in the file of its family (`values.rs`,
-//!    `counters.rs`, `sets.rs`, `invalidation.rs`), and one line in the `operations!` list
+//!    `counters.rs`, `sets.rs`, `invalidation.rs`, `bulk.rs`, `lifecycle.rs`), and one line
+//!    in the `operations!` list
 //!    below (its `Op` label and, for the rpc plane, its envelope variant);
 //! 2. the backend method(s) it calls (`backend/mod.rs` and each backend);
 //! 3. the facade method (`src/cache.rs`) that validates input and calls
@@ -27,16 +28,20 @@ use crate::backend::CacheBackend;
 use crate::error::CacheResult;
 use crate::faults::Faults;
 
+mod bulk;
 mod counters;
 mod invalidation;
 mod leases;
+mod lifecycle;
 mod request;
 mod sets;
 mod values;
 
+pub use bulk::{DeleteMany, GetMany, PutMany};
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
 pub use leases::{LeaseHeld, ReleaseLease, TakeLease};
+pub use lifecycle::{Expire, Touch};
 pub use request::{Carry, Envelope, Request, Retry, Route};
 pub use sets::{AddToSet, IsMember, RemoveFromSet, SetMembers};
 pub use values::{Delete, Exists, Get, Put, TtlOf};
@@ -124,6 +129,17 @@ operations! {
     /// `get_or_store`: hit when cached, miss when the generator ran (composed by the facade
     /// from `get` and `put`, so never carried itself).
     GetOrStore = "get_or_store";
+    // Bulk operations and the entry lifecycle.
+    /// `get_many` (each key is also counted as a `get` hit or miss).
+    GetMany = "get_many", carried as GetMany;
+    /// `put_many`, `put_entries` (each entry is also counted as a `put`).
+    PutMany = "put_many", carried as PutMany;
+    /// `delete_many` (each key is also counted as a `delete`).
+    DeleteMany = "delete_many", carried as DeleteMany;
+    /// `expire`.
+    Expire = "expire", carried as Expire;
+    /// `touch`.
+    Touch = "touch", carried as Touch;
     /// Take `get_or_store`'s distributed lease (internal: `get_or_store` records the call).
     TakeLease = "take_lease", carried as TakeLease;
     /// Release the distributed lease (internal).

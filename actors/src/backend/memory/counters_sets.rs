@@ -41,6 +41,8 @@ impl MemoryTable {
     ) -> CacheResult<R> {
         let mut events = Events::new(self);
         let r = self.with_ns_or_create(ns, |t| {
+            // In a namespace with a time to idle, a created entry expires when idle.
+            let expires_at = |now| t.expiry_of_write(now, expires_at(now));
             self.update_in(t, key, &grow, &create, &expires_at, f, &mut events)
         });
         events.emit();
@@ -146,7 +148,11 @@ impl MemoryTable {
             0
         };
         let touch = match fresh.take() {
-            None => self.note_hit(key, e),
+            None => {
+                // An update is a use: a namespace's idle timer restarts.
+                self.idle_used(t, key, e, now);
+                self.note_hit(key, e)
+            }
             Some(value) => {
                 t.count(Removal::Ttl);
                 events.push(t, key, EvictionReason::Ttl);
@@ -251,6 +257,10 @@ impl MemoryTable {
             return Ok(false);
         }
         let before = e.size(key);
+        if t.tti != 0 {
+            let (k, entry) = e.pair_mut();
+            self.idle_used(&t, k, entry, now);
+        }
         let removed = match &mut e.value {
             Value::Set(s) => s.remove(member),
             other => {

@@ -39,6 +39,8 @@ pub(super) struct NsTable {
     pub(super) retired: AtomicBool,
     /// Sum of [`Entry::size`] over the map; adjusted on every mutation.
     pub(super) bytes: AtomicI64,
+    /// The namespace's time to idle in milliseconds, 0 for none (`memory/idle.rs`).
+    pub(super) tti: u64,
     evicted_ttl: AtomicU64,
     evicted_manual: AtomicU64,
     evicted_lru: AtomicU64,
@@ -47,7 +49,7 @@ pub(super) struct NsTable {
 }
 
 impl NsTable {
-    fn new(id: u32, name: &str) -> Self {
+    fn new(id: u32, name: &str, tti: u64) -> Self {
         NsTable {
             id,
             name: Arc::from(name),
@@ -55,6 +57,7 @@ impl NsTable {
             entries: AtomicI64::new(0),
             retired: AtomicBool::new(false),
             bytes: AtomicI64::new(0),
+            tti,
             evicted_ttl: AtomicU64::new(0),
             evicted_manual: AtomicU64::new(0),
             evicted_lru: AtomicU64::new(0),
@@ -204,14 +207,15 @@ impl Namespaces {
         v
     }
 
-    /// Creates the table of `ns`, or returns the one a racing writer created first.
-    fn create(&self, ns: &str) -> Arc<NsTable> {
+    /// Creates the table of `ns` (with time to idle `tti` ms, 0 for none), or returns the
+    /// one a racing writer created first.
+    fn create(&self, ns: &str, tti: u64) -> Arc<NsTable> {
         let _guard = self.lock();
         if let Some(t) = self.get(ns) {
             return t;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let t = Arc::new(NsTable::new(id, ns));
+        let t = Arc::new(NsTable::new(id, ns, tti));
         self.by_id.insert(id, t.clone());
         self.recent.insert(Arc::from(ns), t.clone());
         let snap_len = self.snapshot.load().len();
@@ -316,7 +320,7 @@ impl MemoryTable {
             }
             let t = match self.spaces.get(ns) {
                 Some(t) => t,
-                None => self.spaces.create(ns),
+                None => self.spaces.create(ns, self.idle.of(ns).unwrap_or(0)),
             };
             let writing = grace::enter();
             if !t.retired.load(Ordering::SeqCst) {

@@ -57,18 +57,24 @@ impl MemoryTable {
         let now = self.clock.now_ms();
         let mut touch = None;
         let r = self
-            .with_ns(ns, |t| match t.map.get(key) {
-                Some(e) if e.is_live(now) => match pick(&e.value) {
-                    Some(out) => {
-                        touch = self.note_hit(e.key(), &e);
-                        Ok(Some(out))
-                    }
-                    None => Err(CacheError::WrongType {
-                        expected,
-                        found: e.value.kind(),
-                    }),
-                },
-                _ => Ok(None),
+            .with_ns(ns, |t| {
+                if t.tti != 0 {
+                    // A namespace with a time to idle: the hit restarts the idle timer.
+                    return self.read_idle(t, key, now, expected, pick, &mut touch);
+                }
+                match t.map.get(key) {
+                    Some(e) if e.is_live(now) => match pick(&e.value) {
+                        Some(out) => {
+                            touch = self.note_hit(e.key(), &e);
+                            Ok(Some(out))
+                        }
+                        None => Err(CacheError::WrongType {
+                            expected,
+                            found: e.value.kind(),
+                        }),
+                    },
+                    _ => Ok(None),
+                }
             })
             .unwrap_or(Ok(None));
         self.touch(touch);
@@ -89,6 +95,7 @@ impl MemoryTable {
         let mut events = Events::new(self);
         let r = self.with_ns_or_create(ns, |t| {
             self.check_fits(t, size)?;
+            let expires_at = t.expiry_of_write(now, expires_at);
             self.put_in(t, key, value, expires_at, now, &mut events)
         });
         events.emit();
