@@ -14,7 +14,8 @@
 //! children.rs   ChildKind, the vocabulary the supervisor and its children share
 //! slots.rs      where callers find each child's current incarnation
 //! ops/          every operation as a request value (Get, Put, Increment, ...)
-//! backend/      the CacheBackend trait; memory (the table), redis, noop
+//! backend/      the CacheBackend trait; memory (the table), redis, noop, tiered;
+//!               browse.rs: what the admin interface reads (key pages, entry metadata)
 //! service.rs    CacheService: typed, restart-following client of one tree (used by the facade)
 //! config.rs     CacheConfig: settings, defaults, validation
 //! codec.rs      the one value codec (JSON)      glob.rs   Redis-dialect patterns
@@ -79,17 +80,18 @@ pub mod supervisor;
 pub mod ttl;
 
 pub use backend::{
-    BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
-    RedisBackend, TableUsage, TieredBackend,
+    BreakerState, CacheBackend, EntryInfo, EntryKind, Eviction, EvictionListener, EvictionReason,
+    KeyPage, L1Copy, NamespaceKeys, NamespaceList, NamespaceUsage, RedisBackend, TableUsage,
+    TieredBackend,
 };
 pub use children::ChildKind;
 pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use config::{
-    AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, EvictionPolicy,
-    MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig,
-    StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
+    AdapterConfig, AdapterKind, AdminConfig, CacheConfig, DataPlaneMode, DefaultTtl,
+    EvictionPolicy, MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig,
+    RedisConfig, StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config, Tokens,
 };
 pub use error::{CacheError, CacheResult};
 #[cfg(feature = "testing")]

@@ -27,6 +27,7 @@
 //! | `memory/policy.rs`        | the eviction policies (`lru`, `lfu`, `reject`)              |
 //! | `memory/expiry.rs`        | the expiry index                                            |
 //! | `memory/sweep.rs`         | keeping entries indexed; the sweep of what expired          |
+//! | `memory/browse.rs`        | the admin reads: key pages in key order, entry metadata     |
 //!
 //! # Expiry (`memory/expiry.rs`, `memory/sweep.rs`)
 //! Entries with a TTL are indexed in one-second buckets by expiry time; a sweep takes the due
@@ -46,6 +47,7 @@
 //! refused by `reject` or for being larger than `max_bytes`). An [`EvictionListener`] receives
 //! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
 
+mod browse;
 mod clear;
 mod counters_sets;
 mod entry;
@@ -76,6 +78,7 @@ use self::namespaces::Namespaces;
 use self::policy::Policy;
 use self::removal::ListenerSlot;
 use super::CacheBackend;
+use super::browse::{EntryInfo, KeyPage, NamespaceList};
 use crate::clock::Clock;
 use crate::config::{EvictionPolicy, MemoryConfig};
 use crate::error::CacheResult;
@@ -241,5 +244,26 @@ impl CacheBackend for MemoryBackend {
     }
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64> {
         Ok(self.table.delete_pattern(ns, pattern).await)
+    }
+
+    async fn list_keys(
+        &self,
+        ns: &str,
+        pattern: Option<&Glob>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> CacheResult<KeyPage> {
+        self.table.list_keys(ns, pattern, cursor, limit).await
+    }
+    async fn inspect(
+        &self,
+        ns: &str,
+        key: &str,
+        value_bytes: Option<usize>,
+    ) -> CacheResult<Option<EntryInfo>> {
+        Ok(self.table.inspect(ns, key, value_bytes))
+    }
+    async fn namespaces(&self, _scan_limit: u64) -> CacheResult<NamespaceList> {
+        Ok(self.table.namespace_list())
     }
 }

@@ -13,6 +13,7 @@
 //! | `add_to_set` | `SADD`; with a TTL, the same kind of script |
 //! | `remove_from_set` / `set_members` / `is_member` | `SREM` / `SMEMBERS` / `SISMEMBER` |
 //! | `clear` / `delete_pattern` | `SCAN MATCH … COUNT n` + `UNLINK` in batches — never `KEYS`, never `FLUSHDB` |
+//! | `list_keys` / `inspect` / `namespaces` (admin) | `SCAN MATCH … COUNT` / `TYPE`, `PTTL`, `STRLEN`, `GETRANGE`, `SCARD`, `SSCAN` / `SCAN` (`redis/browse.rs`) |
 //!
 //! # Degradation
 //! Connections are [`ConnectionManager`]s, created lazily (a server that is down when the cache
@@ -38,12 +39,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
+use super::browse::{EntryInfo, KeyPage, NamespaceList};
 use crate::config::RedisConfig;
 use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::ttl::Ttl;
 
 mod breaker;
+mod browse;
 pub(in crate::backend) mod keys;
 
 pub use breaker::BreakerState;
@@ -921,6 +924,37 @@ impl CacheBackend for RedisBackend {
                 .is_some_and(|rest| pattern.matches(rest))
         })
         .await
+    }
+
+    async fn list_keys(
+        &self,
+        ns: &str,
+        pattern: Option<&Glob>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> CacheResult<KeyPage> {
+        self.list_page(ns, pattern, cursor, limit).await
+    }
+
+    async fn inspect(
+        &self,
+        ns: &str,
+        key: &str,
+        value_bytes: Option<usize>,
+    ) -> CacheResult<Option<EntryInfo>> {
+        self.inspect_key(ns, key, value_bytes).await
+    }
+
+    async fn namespaces(&self, scan_limit: u64) -> CacheResult<NamespaceList> {
+        self.namespace_scan(scan_limit).await
+    }
+
+    async fn ping(&self) -> CacheResult<()> {
+        RedisBackend::ping(self).await
+    }
+
+    fn breaker_state(&self) -> Option<BreakerState> {
+        Some(RedisBackend::breaker_state(self))
     }
 }
 

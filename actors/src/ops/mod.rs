@@ -15,8 +15,8 @@
 //!
 //! # Adding an operation
 //! 1. Its request type and `impl Request`, in the file of its family (`values.rs`,
-//!    `counters.rs`, `sets.rs`, `invalidation.rs`), and one line in the `operations!` list
-//!    below (its `Op` label and, for the rpc plane, its envelope variant);
+//!    `counters.rs`, `sets.rs`, `invalidation.rs`, `admin.rs`), and one line in the
+//!    `operations!` list below (its `Op` label and, for the rpc plane, its envelope variant);
 //! 2. the backend method(s) it calls (`backend/mod.rs` and each backend);
 //! 3. the facade method (`src/cache.rs`) that validates input and calls
 //!    `CacheService::run`.
@@ -27,12 +27,14 @@ use crate::backend::CacheBackend;
 use crate::error::CacheResult;
 use crate::faults::Faults;
 
+mod admin;
 mod counters;
 mod invalidation;
 mod request;
 mod sets;
 mod values;
 
+pub use admin::{Inspect, ListKeys, ListNamespaces, Ping};
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
 pub use request::{Carry, Envelope, Request, Retry, Route};
@@ -122,6 +124,15 @@ operations! {
     /// `get_or_store`: hit when cached, miss when the generator ran (composed by the facade
     /// from `get` and `put`, so never carried itself).
     GetOrStore = "get_or_store";
+    // The admin interface's reads (`admin.rs`).
+    /// `keys`: one page of a namespace's keys.
+    ListKeys = "list_keys", carried as ListKeys;
+    /// `inspect`: one entry's metadata.
+    Inspect = "inspect", carried as Inspect;
+    /// `namespaces`: the namespaces a backend holds (not recorded in the statistics).
+    Namespaces = "namespaces", carried as ListNamespaces;
+    /// `ping`: whether the backend answers (not recorded in the statistics).
+    Ping = "ping", carried as Ping;
 }
 
 /// Outcome of one operation, the `status` label.
