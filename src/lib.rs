@@ -34,6 +34,9 @@
 //! | `src/cache.rs` | [`Cache`], the cloneable facade handle: every call, namespaces, TTLs |
 //! | `src/config.rs` | [`ConfigLoader`]: defaults ← `config/default.toml` ← a file ← environment |
 //! | `src/error.rs` | [`GetOrStoreError`]; [`CacheError`] comes from the actors crate |
+//! | `src/browse.rs` | what an operator reads: [`Cache::keys`] (paged), [`Cache::inspect`], [`Cache::health`] |
+//! | `src/admin/` | the admin interface (feature `admin`): HTTP API, web page, listener |
+//! | `src/bin/deeper-cache-admin.rs` | the admin command-line client (feature `admin`) |
 //! | `actors/` | the supervision tree, typed messages, backend trait and backends |
 //!
 //! ## The actor tree and the flow of one call
@@ -64,12 +67,15 @@
 /// The longest finite TTL (100 years); longer ones are refused with `InvalidTtl`.
 pub use deeper_cache_actors::MAX_TTL;
 pub use deeper_cache_actors::{
-    AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, CacheStats, ChildKind,
-    ChildStatus, DataPlaneMode, DefaultTtl, Eviction, EvictionPolicy, EvictionReason, Evictions,
-    MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsConfig, MetricsReporterConfig,
-    NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus,
-    TableUsage, TierStats, TieredConfig, TieredL1Config, Ttl,
+    AdapterConfig, AdapterKind, AdminConfig, CacheConfig, CacheError, CacheResult, CacheStats,
+    ChildKind, ChildStatus, DataPlaneMode, DefaultTtl, EntryInfo, EntryKind, Eviction,
+    EvictionPolicy, EvictionReason, Evictions, KeyPage, L1Copy, MAX_KEY_BYTES,
+    MAX_NAMESPACE_BYTES, MemoryConfig, MetricsConfig, MetricsReporterConfig, NamespaceKeys,
+    NamespaceList, NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig,
+    SupervisorStatus, TableUsage, TierStats, TieredConfig, TieredL1Config, Tokens, Ttl,
 };
+/// Most keys one page of [`Cache::keys`] may hold.
+pub use deeper_cache_actors::backend::browse::MAX_PAGE_KEYS;
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.
 pub use deeper_cache_actors::ractor;
@@ -82,6 +88,9 @@ pub use deeper_cache_actors::config::RedisConfig;
 #[cfg(feature = "testing")]
 pub use deeper_cache_actors::{Fault, ManualClock};
 
+#[cfg(feature = "admin")]
+pub mod admin;
+mod browse;
 mod cache;
 mod config;
 mod error;
@@ -89,6 +98,7 @@ mod error;
 pub mod prometheus;
 mod stampede;
 
+pub use browse::Health;
 pub use cache::{Cache, DEFAULT_NAMESPACE};
 pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};
 pub use error::GetOrStoreError;

@@ -320,6 +320,11 @@ impl CacheService {
         self.inner.args.backend.breaker_state()
     }
 
+    /// The tiered backend's per-tier figures (`None` on other backends).
+    pub fn tier_stats(&self) -> Option<crate::stats::TierStats> {
+        self.inner.args.backend.tier_stats()
+    }
+
     /// Whether the supervisor has stopped for good (restart intensity exceeded): calls fail
     /// with `Unavailable` until the application restarts the tree.
     pub fn is_failed(&self) -> bool {
