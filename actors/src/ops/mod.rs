@@ -30,6 +30,7 @@ use crate::faults::Faults;
 mod admin;
 mod counters;
 mod invalidation;
+mod leases;
 mod request;
 mod sets;
 mod values;
@@ -37,6 +38,7 @@ mod values;
 pub use admin::{Inspect, ListKeys, ListNamespaces, Ping};
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
+pub use leases::{LeaseHeld, ReleaseLease, TakeLease};
 pub use request::{Carry, Envelope, Request, Retry, Route};
 pub use sets::{AddToSet, IsMember, RemoveFromSet, SetMembers};
 pub use values::{Delete, Exists, Get, Put, TtlOf};
@@ -133,6 +135,12 @@ operations! {
     Namespaces = "namespaces", carried as ListNamespaces;
     /// `ping`: whether the backend answers (not recorded in the statistics).
     Ping = "ping", carried as Ping;
+    /// Take `get_or_store`'s distributed lease (internal: `get_or_store` records the call).
+    TakeLease = "take_lease", carried as TakeLease;
+    /// Release the distributed lease (internal).
+    ReleaseLease = "release_lease", carried as ReleaseLease;
+    /// Whether the distributed lease is held (internal).
+    LeaseHeld = "lease_held", carried as LeaseHeld;
 }
 
 /// Outcome of one operation, the `status` label.
