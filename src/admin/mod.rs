@@ -6,8 +6,9 @@
 //!   the cache's handles own the listener, [`Cache::admin_addr`] tells where it listens, and
 //!   `shutdown()` stops it.
 //! - **In your own server**: mount [`router`] (an [`axum::Router`]) under a path of your
-//!   choice, for example `app.nest("/cache-admin", router(cache, config)?)`; open it as
-//!   `/cache-admin/` (with the slash: the page calls the API by relative URLs).
+//!   choice, for example `app.nest("/cache-admin", router(cache, config)?)`: the page is then
+//!   `/cache-admin` and the API `/cache-admin/api/v1/...` (nested at `"/cache-admin/"`, the
+//!   page is `/cache-admin/`). The page finds its files and the API by relative URLs.
 //!
 //! # Endpoints
 //! | method | path | role | what |

@@ -99,3 +99,6 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
 }
 
 pub mod logs;
+
+#[cfg(feature = "admin")]
+pub mod admin;

@@ -5,6 +5,8 @@
 "use strict";
 
 (function () {
+  // The API lives next to the page: one level up from this script (`assets/app.js`).
+  const API = new URL("../api/v1/", document.currentScript.src).href;
   const REFRESH_MS = 3000;
   const CHART_POINTS = 100;
   // On a backend that walks its keyspace to list namespaces (Redis), list them every Nth refresh.
@@ -84,7 +86,7 @@
     }
     let response;
     try {
-      response = await fetch("api/v1/" + path, init);
+      response = await fetch(API + path, init);
     } catch (e) {
       throw new ApiError(0, "the admin interface does not answer (" + e.message + ")");
     }
