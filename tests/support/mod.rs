@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use deeper_cache::{AdapterKind, Cache, CacheConfig, TierStats};
+#[allow(unused_imports)]
 pub use redis_server::RedisServer;
 
 static NEXT_PREFIX: AtomicU64 = AtomicU64::new(1);

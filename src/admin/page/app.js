@@ -7,7 +7,9 @@
 (function () {
   // The API lives next to the page: one level up from this script (`assets/app.js`).
   const API = new URL("../api/v1/", document.currentScript.src).href;
-  const REFRESH_MS = 3000;
+  // Seconds between refreshes: `?refresh=N` in the page's URL (1 to 60), 3 by default.
+  const REFRESH_MS =
+    Math.min(60, Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) || 3)) * 1000;
   const CHART_POINTS = 100;
   // On a backend that walks its keyspace to list namespaces (Redis), list them every Nth refresh.
   const NAMESPACE_EVERY = 10;
@@ -374,12 +376,14 @@
       if (pts.length < 30) ctx.fillRect(x - 2, y - 2, 4, 4);
     });
     ctx.stroke();
+    canvas.dataset.points = String(pts.filter((r) => r !== null).length);
     const last = [...pts].reverse().find((r) => r !== null);
     $("chart-summary").textContent =
       last === undefined ? "No reads yet." : "Latest interval: " + pct(last) + ".";
     ctx.fillStyle = muted;
     ctx.fillText("now", w - pad.r - 22, h - 4);
-    ctx.fillText("−" + Math.round((CHART_POINTS * REFRESH_MS) / 60000) + " min", pad.l, h - 4);
+    const span = (CHART_POINTS * REFRESH_MS) / 1000;
+    ctx.fillText("−" + (span >= 120 ? Math.round(span / 60) + " min" : span + " s"), pad.l, h - 4);
   }
 
   // ---- key browser --------------------------------------------------------------------
