@@ -44,9 +44,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.admin.admin_tokens = Tokens::new([token.clone()]);
     config.memory.cleanup_interval_ms = 5_000;
     let cache = Cache::start(config).await?;
-    let addr = cache.admin_addr().ok_or("the admin listener did not start")?;
+    let addr = cache
+        .admin_addr()
+        .ok_or("the admin listener did not start")?;
     println!("admin page: http://{addr}/   (token: {token})");
-    println!("CLI:        DEEPER_CACHE_ADMIN_TOKEN={token} cargo run --features admin --bin deeper-cache-admin -- --url http://{addr} stats");
+    println!(
+        "CLI:        DEEPER_CACHE_ADMIN_TOKEN={token} cargo run --features admin --bin deeper-cache-admin -- --url http://{addr} stats"
+    );
 
     let users = cache.namespace("users")?;
     let sessions = cache.namespace("sessions")?;

@@ -145,7 +145,9 @@ impl Cache {
     /// # Errors
     /// [`CacheError::BackendUnavailable`], or the call errors of a tree that is down.
     pub async fn ping(&self) -> CacheResult<()> {
-        self.service.dispatch(&self.ns, ops::ALL_KEYS, ops::Ping).await
+        self.service
+            .dispatch(&self.ns, ops::ALL_KEYS, ops::Ping)
+            .await
     }
 
     /// The Redis circuit breaker's state (Redis and tiered backends; `None` for the others).

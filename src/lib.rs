@@ -66,16 +66,16 @@
 
 /// The longest finite TTL (100 years); longer ones are refused with `InvalidTtl`.
 pub use deeper_cache_actors::MAX_TTL;
+/// Most keys one page of [`Cache::keys`] may hold.
+pub use deeper_cache_actors::backend::browse::MAX_PAGE_KEYS;
 pub use deeper_cache_actors::{
     AdapterConfig, AdapterKind, AdminConfig, CacheConfig, CacheError, CacheResult, CacheStats,
     ChildKind, ChildStatus, DataPlaneMode, DefaultTtl, EntryInfo, EntryKind, Eviction,
-    EvictionPolicy, EvictionReason, Evictions, KeyPage, L1Copy, MAX_KEY_BYTES,
-    MAX_NAMESPACE_BYTES, MemoryConfig, MetricsConfig, MetricsReporterConfig, NamespaceKeys,
-    NamespaceList, NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig,
-    SupervisorStatus, TableUsage, TierStats, TieredConfig, TieredL1Config, Tokens, Ttl,
+    EvictionPolicy, EvictionReason, Evictions, KeyPage, L1Copy, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES,
+    MemoryConfig, MetricsConfig, MetricsReporterConfig, NamespaceKeys, NamespaceList,
+    NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus,
+    TableUsage, TierStats, TieredConfig, TieredL1Config, Tokens, Ttl,
 };
-/// Most keys one page of [`Cache::keys`] may hold.
-pub use deeper_cache_actors::backend::browse::MAX_PAGE_KEYS;
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.
 pub use deeper_cache_actors::ractor;

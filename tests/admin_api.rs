@@ -51,7 +51,11 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
     let page = http.get("/", None).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("deeper-cache"), "{}", page.body);
-    assert!(page.header("content-security-policy").unwrap().contains("default-src 'none'"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     for asset in ["/assets/app.js", "/assets/app.css"] {
         let r = http.get(asset, None).await;
         assert_eq!(r.status, 200, "{asset}");
@@ -61,7 +65,11 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
     // Probes need no token.
     for probe in ["/api/v1/health/live", "/api/v1/health/ready"] {
         let r = http.get(probe, None).await;
-        assert_eq!((r.status, r.json()["status"].clone()), (200, json!("up")), "{probe}");
+        assert_eq!(
+            (r.status, r.json()["status"].clone()),
+            (200, json!("up")),
+            "{probe}"
+        );
     }
 
     let who = http.get("/api/v1/whoami", Some(READ)).await.json();
@@ -104,7 +112,12 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["name"].as_str().unwrap().into(), n["keys"].as_u64().unwrap()))
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().into(),
+                n["keys"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert!(counts["users"] >= 26, "{names}");
     assert_eq!(counts["pages"], 1, "{names}");
@@ -148,7 +161,9 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
         .await
         .json();
     assert_eq!(counter["kind"], "value", "{counter}");
-    let absent = http.get("/api/v1/entry?ns=users&key=nope", Some(READ)).await;
+    let absent = http
+        .get("/api/v1/entry?ns=users&key=nope", Some(READ))
+        .await;
     assert_eq!(absent.status, 404);
     assert_eq!(absent.json()["kind"], "not_found");
 
@@ -162,7 +177,12 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
         .await;
     assert_eq!(d.json()["deleted"], false);
     assert_eq!(
-        cache.namespace("users").unwrap().get::<String>("user:00").await.unwrap(),
+        cache
+            .namespace("users")
+            .unwrap()
+            .get::<String>("user:00")
+            .await
+            .unwrap(),
         None
     );
     let r = http
@@ -172,7 +192,12 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
             &json!({"ns": "users", "pattern": "user:1*"}),
         )
         .await;
-    assert_eq!((r.status, r.json()["removed"].clone()), (200, json!(10)), "{}", r.body);
+    assert_eq!(
+        (r.status, r.json()["removed"].clone()),
+        (200, json!(10)),
+        "{}",
+        r.body
+    );
     tokio::time::sleep(Duration::from_millis(60)).await; // `temp` expires
     let r = http
         .post("/api/v1/purge-expired", Some(ADMIN), &json!({}))
@@ -184,7 +209,12 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 15, "14 users and the set: {}", r.body);
     assert_eq!(
-        cache.namespace("pages").unwrap().get::<i64>("views").await.unwrap(),
+        cache
+            .namespace("pages")
+            .unwrap()
+            .get::<i64>("views")
+            .await
+            .unwrap(),
         Some(7),
         "clear touches one namespace only"
     );
@@ -193,7 +223,10 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
 
     // An unknown endpoint is a JSON 404.
     let r = http.get("/api/v1/nope", Some(READ)).await;
-    assert_eq!((r.status, r.json()["kind"].clone()), (404, json!("not_found")));
+    assert_eq!(
+        (r.status, r.json()["kind"].clone()),
+        (404, json!("not_found"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,9 +239,12 @@ async fn memory_every_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_every_endpoint() {
     let server = RedisServer::start();
-    let cache = Cache::start(with_admin(redis_config(&server.url(), &unique_prefix("adm"))))
-        .await
-        .unwrap();
+    let cache = Cache::start(with_admin(redis_config(
+        &server.url(),
+        &unique_prefix("adm"),
+    )))
+    .await
+    .unwrap();
     every_endpoint(&cache, "redis").await;
     cache.shutdown().await;
 }
@@ -242,7 +278,11 @@ async fn ten_thousand(cache: &Cache) {
     let expected: BTreeSet<String> = (0..10_000).map(|i| format!("k{i:05}")).collect();
     for limit in [1_000, 97] {
         let (keys, pages) = all_keys(&http, "big", None, limit).await;
-        assert_eq!(keys.len(), 10_000, "limit {limit}: no key twice, none missing");
+        assert_eq!(
+            keys.len(),
+            10_000,
+            "limit {limit}: no key twice, none missing"
+        );
         let set: BTreeSet<String> = keys.into_iter().collect();
         assert_eq!(set, expected, "limit {limit}");
         assert!(pages >= 10_000 / limit, "limit {limit}: {pages} pages");
@@ -263,9 +303,12 @@ async fn memory_pages_through_ten_thousand_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_pages_through_ten_thousand_keys_with_scan() {
     let server = RedisServer::start();
-    let cache = Cache::start(with_admin(redis_config(&server.url(), &unique_prefix("big"))))
-        .await
-        .unwrap();
+    let cache = Cache::start(with_admin(redis_config(
+        &server.url(),
+        &unique_prefix("big"),
+    )))
+    .await
+    .unwrap();
     ten_thousand(&cache).await;
     cache.shutdown().await;
 }
@@ -317,7 +360,10 @@ async fn memory_paging_under_concurrent_writes_returns_each_stable_key_once() {
     let (keys, pages) = all_keys(&http, "live", None, 100).await;
     stop.store(true, Ordering::Relaxed);
     let writes = writer.await.unwrap();
-    assert!(writes > 100, "the writer ran during the walk ({writes} writes)");
+    assert!(
+        writes > 100,
+        "the writer ran during the walk ({writes} writes)"
+    );
     let mut seen = BTreeMap::<&str, u32>::new();
     for k in &keys {
         *seen.entry(k).or_default() += 1;
@@ -326,7 +372,11 @@ async fn memory_paging_under_concurrent_writes_returns_each_stable_key_once() {
     assert!(twice.is_empty(), "returned twice: {twice:?}");
     for i in 0..10_000 {
         let k = format!("s{i:05}");
-        assert_eq!(seen.get(k.as_str()), Some(&1), "{k} missing ({pages} pages)");
+        assert_eq!(
+            seen.get(k.as_str()),
+            Some(&1),
+            "{k} missing ({pages} pages)"
+        );
     }
     cache.shutdown().await;
 }
@@ -348,11 +398,22 @@ async fn roles_and_status_codes() {
     for path in reads {
         let none = http.get(path, None).await;
         assert_eq!(none.status, 401, "{path} without a token");
-        assert!(none.header("www-authenticate").unwrap().starts_with("Bearer"));
+        assert!(
+            none.header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer")
+        );
         assert_eq!(none.json()["kind"], "unauthorized");
-        assert_eq!(http.get(path, Some("wrong-token-0123456789")).await.status, 401);
+        assert_eq!(
+            http.get(path, Some("wrong-token-0123456789")).await.status,
+            401
+        );
         assert_eq!(http.get(path, Some(READ)).await.status, 200, "{path} read");
-        assert_eq!(http.get(path, Some(ADMIN)).await.status, 200, "{path} admin");
+        assert_eq!(
+            http.get(path, Some(ADMIN)).await.status,
+            200,
+            "{path} admin"
+        );
     }
     // A token of the right length that differs in its last byte, one that is a prefix.
     let mut near = READ.to_string();
@@ -374,7 +435,11 @@ async fn roles_and_status_codes() {
 
     let writes: [(&str, &str, Option<Value>); 4] = [
         ("DELETE", "/api/v1/entry?key=k", None),
-        ("POST", "/api/v1/delete-pattern", Some(json!({"pattern": "*"}))),
+        (
+            "POST",
+            "/api/v1/delete-pattern",
+            Some(json!({"pattern": "*"})),
+        ),
         ("POST", "/api/v1/clear", Some(json!({"ns": "default"}))),
         ("POST", "/api/v1/purge-expired", Some(json!({}))),
     ];
@@ -435,7 +500,10 @@ async fn size_limits_and_bad_input_get_400_with_the_caches_text() {
     let bad_glob = cache.keys(Some("user:["), None, 10).await.unwrap_err();
     assert!(matches!(bad_glob, CacheError::InvalidPattern { .. }));
     let r = http
-        .get(&format!("/api/v1/keys?pattern={}", enc("user:[")), Some(READ))
+        .get(
+            &format!("/api/v1/keys?pattern={}", enc("user:[")),
+            Some(READ),
+        )
         .await;
     expect_400(&r, "invalid_pattern", &bad_glob.to_string());
     let r = http
@@ -473,7 +541,10 @@ async fn size_limits_and_bad_input_get_400_with_the_caches_text() {
     let r = http
         .get("/api/v1/keys?cursor=not-a-cursor", Some(READ))
         .await;
-    assert_eq!((r.status, r.json()["kind"].clone()), (400, json!("invalid_cursor")));
+    assert_eq!(
+        (r.status, r.json()["kind"].clone()),
+        (400, json!("invalid_cursor"))
+    );
     for limit in ["0", "-1", "abc", "1001"] {
         let r = http
             .get(&format!("/api/v1/keys?limit={limit}"), Some(READ))
@@ -493,7 +564,10 @@ async fn size_limits_and_bad_input_get_400_with_the_caches_text() {
         body: Some((body, ctype)),
         ..Req::default()
     };
-    assert_eq!(http.send(send("{".into(), "application/json")).await.status, 400);
+    assert_eq!(
+        http.send(send("{".into(), "application/json")).await.status,
+        400
+    );
     assert_eq!(
         http.send(send(r#"{"pattern": 5}"#.into(), "application/json"))
             .await
@@ -501,9 +575,12 @@ async fn size_limits_and_bad_input_get_400_with_the_caches_text() {
         400
     );
     assert_eq!(
-        http.send(send(r#"{"pattern": "*", "x": 1}"#.into(), "application/json"))
-            .await
-            .status,
+        http.send(send(
+            r#"{"pattern": "*", "x": 1}"#.into(),
+            "application/json"
+        ))
+        .await
+        .status,
         400
     );
     assert_eq!(
@@ -535,11 +612,20 @@ async fn values_are_shown_only_when_enabled_and_capped() {
     cache.put("long", &"0123456789abcdef").await.unwrap();
     cache.add_to_set("set", &"m1").await.unwrap();
     let http = Http::of(&cache);
-    assert_eq!(http.get("/api/v1/whoami", Some(READ)).await.json()["show_values"], true);
+    assert_eq!(
+        http.get("/api/v1/whoami", Some(READ)).await.json()["show_values"],
+        true
+    );
     let e = http.get("/api/v1/entry?key=short", Some(READ)).await.json();
-    assert_eq!((&e["value"], &e["value_truncated"]), (&json!("\"abc\""), &json!(false)));
+    assert_eq!(
+        (&e["value"], &e["value_truncated"]),
+        (&json!("\"abc\""), &json!(false))
+    );
     let e = http.get("/api/v1/entry?key=long", Some(READ)).await.json();
-    assert_eq!((&e["value"], &e["value_truncated"]), (&json!("\"0123456"), &json!(true)));
+    assert_eq!(
+        (&e["value"], &e["value_truncated"]),
+        (&json!("\"0123456"), &json!(true))
+    );
     assert_eq!(e["size"], 18);
     let e = http.get("/api/v1/entry?key=set", Some(READ)).await.json();
     assert_eq!(e["value"], "[\"m1\"]", "{e}");
@@ -580,7 +666,10 @@ async fn non_loopback_without_tokens_is_refused_at_start() {
     let mut config = with_admin(CacheConfig::default());
     config.admin.admin_tokens = Tokens::new(["short"]);
     let err = Cache::start(config).await.unwrap_err().to_string();
-    assert!(err.contains("admin.admin_tokens") && !err.contains("short\""), "{err}");
+    assert!(
+        err.contains("admin.admin_tokens") && !err.contains("short\""),
+        "{err}"
+    );
     // One token for both roles.
     let mut config = with_admin(CacheConfig::default());
     config.admin.read_tokens = Tokens::new([ADMIN]);
@@ -603,12 +692,17 @@ async fn tokenless_loopback_is_read_only_and_checks_the_host() {
     let http = Http::of(&cache);
     let r = http.get("/api/v1/stats", None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(http.get("/api/v1/whoami", None).await.json()["role"], "read");
+    assert_eq!(
+        http.get("/api/v1/whoami", None).await.json()["role"],
+        "read"
+    );
     let r = http.delete("/api/v1/entry?key=k", None).await;
     assert_eq!(r.status, 403);
     assert!(r.error().contains("admin.admin_tokens"), "{}", r.body);
     assert_eq!(
-        http.get("/api/v1/stats", Some("any-token-0123456789")).await.status,
+        http.get("/api/v1/stats", Some("any-token-0123456789"))
+            .await
+            .status,
         401
     );
     // DNS rebinding: a page elsewhere reaching the loopback listener under its own name.
@@ -653,16 +747,25 @@ async fn the_router_mounts_in_an_applications_own_server() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
-        deeper_cache::admin::axum::serve(listener, app).await.unwrap();
+        deeper_cache::admin::axum::serve(listener, app)
+            .await
+            .unwrap();
     });
     let mut http = Http::new(addr);
     http.prefix = "/cache-admin".into();
     let page = http.get("", None).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("\"cache-admin/assets/app.js\""), "{}", page.body);
+    assert!(
+        page.body.contains("\"cache-admin/assets/app.js\""),
+        "{}",
+        page.body
+    );
     assert_eq!(http.get("/assets/app.js", None).await.status, 200);
     assert_eq!(http.get("/api/v1/stats", None).await.status, 401);
-    assert_eq!(http.get("/api/v1/entry?key=k", Some(READ)).await.status, 200);
+    assert_eq!(
+        http.get("/api/v1/entry?key=k", Some(READ)).await.status,
+        200
+    );
     let r = http.delete("/api/v1/entry?key=k", Some(ADMIN)).await;
     assert_eq!(r.json()["deleted"], true);
     // Invalid settings are refused when the router is built.
@@ -681,7 +784,13 @@ async fn shutdown_stops_the_listener_and_probes_report_it() {
     let addr = cache.admin_addr().unwrap();
     let clone = cache.clone();
     drop(clone); // a clone going away keeps the listener
-    assert_eq!(Http::new(addr).get("/api/v1/health/live", None).await.status, 200);
+    assert_eq!(
+        Http::new(addr)
+            .get("/api/v1/health/live", None)
+            .await
+            .status,
+        200
+    );
     cache.shutdown().await;
     let refused = tokio::task::spawn_blocking(move || std::net::TcpStream::connect(addr))
         .await
@@ -726,18 +835,30 @@ async fn deleting_calls_are_logged_at_info_without_values_or_tokens() {
             .clone()
     };
     let del = find("delete");
-    assert!(del.contains("role=\"admin\"") && del.contains("removed=1"), "{del}");
-    assert!(del.contains("namespace=\"users\"") && del.contains("user:0"), "{del}");
+    assert!(
+        del.contains("role=\"admin\"") && del.contains("removed=1"),
+        "{del}"
+    );
+    assert!(
+        del.contains("namespace=\"users\"") && del.contains("user:0"),
+        "{del}"
+    );
     assert!(del.contains("peer=127.0.0.1:"), "{del}");
     assert!(find("delete_pattern").contains("removed=2"));
     assert!(find("clear").contains("removed=2"));
     assert!(find("purge_expired").contains("removed=0"));
     assert_eq!(
-        calls.iter().filter(|l| l.contains("action=\"clear\"")).count(),
+        calls
+            .iter()
+            .filter(|l| l.contains("action=\"clear\""))
+            .count(),
         1,
         "the refused clear is not logged as one"
     );
     assert!(!text.contains("secret-value"), "a value reached the logs");
-    assert!(!text.contains(ADMIN) && !text.contains(READ), "a token reached the logs");
+    assert!(
+        !text.contains(ADMIN) && !text.contains(READ),
+        "a token reached the logs"
+    );
     cache.shutdown().await;
 }

@@ -63,7 +63,10 @@ impl Driver {
             .expect("chromedriver starts");
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Driver {
@@ -148,11 +151,14 @@ const OVERFLOW: &str = "return [...document.querySelectorAll('body *')]
 /// A screenshot of the whole page at `width` px: the window is made as tall as the page.
 async fn full_page(c: &Client, width: u32, path: &Path) {
     c.set_window_size(width, 1000).await.unwrap();
-    let height = js(c, "window.scrollTo(0, 0); return document.documentElement.scrollHeight;")
-        .await
-        .as_u64()
-        .unwrap_or(1000)
-        .clamp(600, 6000);
+    let height = js(
+        c,
+        "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+    )
+    .await
+    .as_u64()
+    .unwrap_or(1000)
+    .clamp(600, 6000);
     // The window's height includes the browser's frame; leave room for it.
     c.set_window_size(width, u32::try_from(height).unwrap() + 140)
         .await
@@ -182,7 +188,14 @@ async fn scenario(c: Client, cache: Cache, base: String) {
         json!(true),
     )
     .await;
-    assert!(!c.find(Locator::Id("overview")).await.unwrap().is_displayed().await.unwrap());
+    assert!(
+        !c.find(Locator::Id("overview"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
 
     // Type the token and press Enter (keyboard only).
     let token = c.find(Locator::Id("token")).await.unwrap();
@@ -190,7 +203,13 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     token.send_keys(ENTER).await.unwrap();
     until(&c, "users row", &items_of("users"), json!("200")).await;
     until(&c, "sessions row", &items_of("sessions"), json!("40")).await;
-    let identity = c.find(Locator::Id("identity")).await.unwrap().text().await.unwrap();
+    let identity = c
+        .find(Locator::Id("identity"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(identity.contains("role admin"), "{identity}");
     until(
         &c,
@@ -201,7 +220,11 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     .await;
     // The token is in no storage and not in the URL.
     assert_eq!(
-        js(&c, "return localStorage.length + sessionStorage.length + document.cookie.length;").await,
+        js(
+            &c,
+            "return localStorage.length + sessionStorage.length + document.cookie.length;"
+        )
+        .await,
         json!(0)
     );
     assert!(!c.current_url().await.unwrap().as_str().contains(ADMIN));
@@ -223,7 +246,12 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     ns.send_keys("users").await.unwrap();
     let pattern = c.find(Locator::Id("pattern")).await.unwrap();
     pattern.send_keys("user:01*").await.unwrap();
-    c.find(Locator::Id("search")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("search"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(
         &c,
         "ten keys match user:01*",
@@ -246,25 +274,91 @@ async fn scenario(c: Client, cache: Cache, base: String) {
         json!("value"),
     )
     .await;
-    let meta = c.find(Locator::Id("entry-meta")).await.unwrap().text().await.unwrap();
+    let meta = c
+        .find(Locator::Id("entry-meta"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(meta.contains("user:015") && meta.contains("TTL"), "{meta}");
-    assert!(!c.find(Locator::Id("entry-value")).await.unwrap().is_displayed().await.unwrap());
-    assert!(!c.source().await.unwrap().contains("secret-value"), "a value reached the page");
+    assert!(
+        !c.find(Locator::Id("entry-value"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    assert!(
+        !c.source().await.unwrap().contains("secret-value"),
+        "a value reached the page"
+    );
 
     // A bulk delete asks first; Escape cancels it and nothing goes.
-    c.find(Locator::Id("delete-pattern")).await.unwrap().click().await.unwrap();
-    until(&c, "confirmation open", "return document.getElementById('confirm').open;", json!(true)).await;
-    let text = c.find(Locator::Id("confirm-text")).await.unwrap().text().await.unwrap();
-    assert!(text.contains("user:01*") && text.contains("users"), "{text}");
-    c.active_element().await.unwrap().send_keys(ESCAPE).await.unwrap();
-    until(&c, "confirmation closed", "return document.getElementById('confirm').open;", json!(false)).await;
+    c.find(Locator::Id("delete-pattern"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "confirmation open",
+        "return document.getElementById('confirm').open;",
+        json!(true),
+    )
+    .await;
+    let text = c
+        .find(Locator::Id("confirm-text"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("user:01*") && text.contains("users"),
+        "{text}"
+    );
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(ESCAPE)
+        .await
+        .unwrap();
+    until(
+        &c,
+        "confirmation closed",
+        "return document.getElementById('confirm').open;",
+        json!(false),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(users.get::<String>("user:012").await.unwrap().is_some(), "cancelled");
+    assert!(
+        users.get::<String>("user:012").await.unwrap().is_some(),
+        "cancelled"
+    );
 
     // Delete the key, confirm, and watch the count drop.
-    c.find(Locator::Id("delete-key")).await.unwrap().click().await.unwrap();
-    until(&c, "confirmation open", "return document.getElementById('confirm').open;", json!(true)).await;
-    c.find(Locator::Id("confirm-ok")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("delete-key"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "confirmation open",
+        "return document.getElementById('confirm').open;",
+        json!(true),
+    )
+    .await;
+    c.find(Locator::Id("confirm-ok"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(&c, "users count drops", &items_of("users"), json!("199")).await;
     assert_eq!(users.get::<String>("user:015").await.unwrap(), None);
     until(
@@ -290,7 +384,13 @@ async fn scenario(c: Client, cache: Cache, base: String) {
         json!(true),
     )
     .await;
-    let summary = c.find(Locator::Id("chart-summary")).await.unwrap().text().await.unwrap();
+    let summary = c
+        .find(Locator::Id("chart-summary"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(summary.starts_with("Latest interval: "), "{summary}");
     // For the screenshot: an entry open.
     c.find(Locator::Css("#keys button[data-key=\"user:012\"]"))
@@ -318,7 +418,12 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     c.set_window_size(1280, 1000).await.unwrap();
 
     // The read role: the deleting buttons are gone.
-    c.find(Locator::Id("disconnect")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("disconnect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let token = c.find(Locator::Id("token")).await.unwrap();
     token.send_keys(READ).await.unwrap();
     token.send_keys(ENTER).await.unwrap();
@@ -331,7 +436,12 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     .await;
     for id in ["delete-pattern", "clear-ns", "purge-expired"] {
         assert!(
-            !c.find(Locator::Id(id)).await.unwrap().is_displayed().await.unwrap(),
+            !c.find(Locator::Id(id))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap(),
             "{id} shown to a read token"
         );
     }

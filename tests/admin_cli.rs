@@ -67,7 +67,10 @@ async fn every_command(cache: &Cache) {
     let o = cli(url, Some(READ), &["stats"]).await;
     code(&o, 0);
     let text = stdout(&o);
-    assert!(text.contains("NAMESPACE") && text.contains("users"), "{text}");
+    assert!(
+        text.contains("NAMESPACE") && text.contains("users"),
+        "{text}"
+    );
     let o = cli(url, Some(READ), &["stats", "--json"]).await;
     code(&o, 0);
     let stats: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -90,11 +93,21 @@ async fn every_command(cache: &Cache) {
     );
 
     // Keys: one page with a hint, then every page.
-    let o = cli(url, Some(READ), &["keys", "users", "user:*", "--limit", "7"]).await;
+    let o = cli(
+        url,
+        Some(READ),
+        &["keys", "users", "user:*", "--limit", "7"],
+    )
+    .await;
     code(&o, 0);
     assert!(stdout(&o).lines().count() <= 7);
     assert!(stderr(&o).contains("--cursor"), "{}", stderr(&o));
-    let o = cli(url, Some(READ), &["keys", "users", "user:*", "--limit", "7", "--all"]).await;
+    let o = cli(
+        url,
+        Some(READ),
+        &["keys", "users", "user:*", "--limit", "7", "--all"],
+    )
+    .await;
     code(&o, 0);
     let mut keys: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
     keys.sort();
@@ -108,7 +121,10 @@ async fn every_command(cache: &Cache) {
     let o = cli(url, Some(READ), &["inspect", "users", "user:05"]).await;
     code(&o, 0);
     let text = stdout(&o);
-    assert!(text.contains("kind") && text.contains("value") && text.contains("ttl_ms"), "{text}");
+    assert!(
+        text.contains("kind") && text.contains("value") && text.contains("ttl_ms"),
+        "{text}"
+    );
     assert!(!text.contains("secret-value"), "{text}");
     let o = cli(url, Some(READ), &["inspect", "users", "nope"]).await;
     code(&o, 3);
@@ -128,7 +144,12 @@ async fn every_command(cache: &Cache) {
     let o = cli(url, Some(ADMIN), &["del-pattern", "users", "user:1*"]).await;
     code(&o, 2);
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
-    let o = cli(url, Some(ADMIN), &["del-pattern", "users", "user:1*", "--yes", "--json"]).await;
+    let o = cli(
+        url,
+        Some(ADMIN),
+        &["del-pattern", "users", "user:1*", "--yes", "--json"],
+    )
+    .await;
     code(&o, 0);
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(r["removed"], 10);
@@ -140,15 +161,30 @@ async fn every_command(cache: &Cache) {
     let o = cli(url, Some(ADMIN), &["purge"]).await;
     code(&o, 0);
     assert_eq!(
-        cache.namespace("pages").unwrap().get::<i64>("views").await.unwrap(),
+        cache
+            .namespace("pages")
+            .unwrap()
+            .get::<i64>("views")
+            .await
+            .unwrap(),
         Some(3)
     );
 
     // Watch refreshes (twice here) and stops.
-    let o = cli(url, Some(READ), &["watch", "--interval", "0.1", "--count", "2"]).await;
+    let o = cli(
+        url,
+        Some(READ),
+        &["watch", "--interval", "0.1", "--count", "2"],
+    )
+    .await;
     code(&o, 0);
     assert_eq!(stdout(&o).matches("NAMESPACE").count(), 2);
-    let o = cli(url, Some(READ), &["watch", "--interval", "0.1", "--count", "2", "--json"]).await;
+    let o = cli(
+        url,
+        Some(READ),
+        &["watch", "--interval", "0.1", "--count", "2", "--json"],
+    )
+    .await;
     code(&o, 0);
     assert_eq!(stdout(&o).lines().count(), 2);
 }
@@ -163,9 +199,12 @@ async fn every_command_on_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_on_redis() {
     let server = RedisServer::start();
-    let cache = Cache::start(with_admin(redis_config(&server.url(), &unique_prefix("cli"))))
-        .await
-        .unwrap();
+    let cache = Cache::start(with_admin(redis_config(
+        &server.url(),
+        &unique_prefix("cli"),
+    )))
+    .await
+    .unwrap();
     every_command(&cache).await;
     cache.shutdown().await;
 }
@@ -177,7 +216,11 @@ async fn refusals_have_their_exit_codes_and_never_print_the_token() {
 
     let o = cli(&url, None, &["stats"]).await;
     code(&o, 4);
-    assert!(stderr(&o).contains("DEEPER_CACHE_ADMIN_TOKEN"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("DEEPER_CACHE_ADMIN_TOKEN"),
+        "{}",
+        stderr(&o)
+    );
     let o = cli(&url, Some("wrong-token-0123456789"), &["stats"]).await;
     code(&o, 4);
     // The flag works too, and the token is never echoed (not even by --help).
@@ -193,7 +236,10 @@ async fn refusals_have_their_exit_codes_and_never_print_the_token() {
     // Usage errors: clap's 2.
     code(&cli(&url, Some(READ), &["inspect", "users"]).await, 2);
     code(&cli(&url, Some(READ), &["frobnicate"]).await, 2);
-    code(&cli("https://example.invalid", Some(READ), &["stats"]).await, 2);
+    code(
+        &cli("https://example.invalid", Some(READ), &["stats"]).await,
+        2,
+    );
 
     // Nobody listening: 5.
     cache.shutdown().await;

@@ -7,11 +7,11 @@
 //! and address, what was asked (namespace, key or pattern) and how many entries went. Never a
 //! value, never a token.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use deeper_cache_actors::{CacheStats, EntryInfo, KeyPage, NamespaceList, SupervisorStatus};
 use serde::{Deserialize, Serialize};
 

@@ -30,11 +30,15 @@ pub(crate) struct AdminListener {
 
 /// Binds `admin.listen` (validated beforehand).
 pub(crate) async fn bind(config: &AdminConfig) -> CacheResult<TcpListener> {
-    let addr: SocketAddr = config.listen.trim().parse().map_err(|_| CacheError::Config {
-        key: "admin.listen".into(),
-        value: format!("{:?}", config.listen),
-        message: "expected an address such as 127.0.0.1:9569".into(),
-    })?;
+    let addr: SocketAddr = config
+        .listen
+        .trim()
+        .parse()
+        .map_err(|_| CacheError::Config {
+            key: "admin.listen".into(),
+            value: format!("{:?}", config.listen),
+            message: "expected an address such as 127.0.0.1:9569".into(),
+        })?;
     TcpListener::bind(addr)
         .await
         .map_err(|e| CacheError::Config {

@@ -29,8 +29,10 @@ use serde_json::Value;
 /// Talk to a deeper-cache admin interface.
 #[derive(Debug, Parser)]
 #[command(name = "deeper-cache-admin", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 server error, 2 usage or input refused (400), \
-                        3 not found, 4 unauthorized/forbidden (401/403), 5 unreachable (or 503).")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 server error, 2 usage or input refused (400), \
+                        3 not found, 4 unauthorized/forbidden (401/403), 5 unreachable (or 503)."
+)]
 struct Cli {
     /// Base URL of the admin interface (where its page is served).
     #[arg(
@@ -159,7 +161,10 @@ impl Client {
             ));
         }
         if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
-            return Err(Failure::new(2, "--timeout must be a positive number of seconds"));
+            return Err(Failure::new(
+                2,
+                "--timeout must be a positive number of seconds",
+            ));
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -192,10 +197,7 @@ impl Client {
         })?;
         let status = response.status().as_u16();
         let mut response = response;
-        let body: Value = response
-            .body_mut()
-            .read_json()
-            .unwrap_or(Value::Null);
+        let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             return Ok(body);
         }
@@ -211,13 +213,14 @@ impl Client {
             _ => 1,
         };
         let hint = match status {
-            401 if self.token.is_none() => {
-                " (set DEEPER_CACHE_ADMIN_TOKEN or pass --token)"
-            }
+            401 if self.token.is_none() => " (set DEEPER_CACHE_ADMIN_TOKEN or pass --token)",
             403 => " (use an admin token for deleting commands)",
             _ => "",
         };
-        Err(Failure::new(code, format!("{what}: {text}{hint} (HTTP {status})")))
+        Err(Failure::new(
+            code,
+            format!("{what}: {text}{hint} (HTTP {status})"),
+        ))
     }
 
     fn auth<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
@@ -333,7 +336,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             limit,
             cursor,
             all,
-        } => keys(&client, cli.json, out, ns, pattern.as_deref(), *limit, cursor.clone(), *all),
+        } => keys(
+            &client,
+            cli.json,
+            out,
+            ns,
+            pattern.as_deref(),
+            *limit,
+            cursor.clone(),
+            *all,
+        ),
         Command::Inspect { ns, key } => {
             let entry = client.get("inspect", "entry", &[("ns", ns), ("key", key)])?;
             if cli.json {
@@ -380,14 +392,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 }
                 Ok(())
             } else {
-                Err(Failure::new(NOT_FOUND, format!("no key {key:?} in namespace {ns:?}")))
+                Err(Failure::new(
+                    NOT_FOUND,
+                    format!("no key {key:?} in namespace {ns:?}"),
+                ))
             }
         }
         Command::DelPattern { ns, pattern, yes } => {
             if !yes {
                 return Err(Failure::new(
                     2,
-                    format!("refusing to delete the keys of {ns:?} matching {pattern:?} without --yes"),
+                    format!(
+                        "refusing to delete the keys of {ns:?} matching {pattern:?} without --yes"
+                    ),
                 ));
             }
             let body = serde_json::json!({ "ns": ns, "pattern": pattern });
@@ -423,7 +440,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     // Clear the screen and go home, like `watch`.
                     emit(
                         out,
-                        &format!("\x1b[2J\x1b[H{now}  every {interval}s\n\n{}", stats_text(&stats, &sup)),
+                        &format!(
+                            "\x1b[2J\x1b[H{now}  every {interval}s\n\n{}",
+                            stats_text(&stats, &sup)
+                        ),
                     )?;
                 }
                 n += 1;
@@ -484,7 +504,12 @@ fn keys(
     }
 }
 
-fn removed(out: &mut impl std::io::Write, json: bool, r: &Value, what: &str) -> Result<(), Failure> {
+fn removed(
+    out: &mut impl std::io::Write,
+    json: bool,
+    r: &Value,
+    what: &str,
+) -> Result<(), Failure> {
     if json {
         return print_json(out, r);
     }
@@ -509,7 +534,10 @@ fn stats_text(stats: &Value, sup: &Value) -> String {
             .iter()
             .filter_map(|k| ev[*k].as_u64())
             .sum();
-        let (h, m) = (n["hits"].as_u64().unwrap_or(0), n["misses"].as_u64().unwrap_or(0));
+        let (h, m) = (
+            n["hits"].as_u64().unwrap_or(0),
+            n["misses"].as_u64().unwrap_or(0),
+        );
         let ratio = if h + m == 0 {
             "-".to_string()
         } else {
