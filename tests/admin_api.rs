@@ -102,6 +102,17 @@ async fn every_endpoint(cache: &Cache, backend: &str) {
         assert_eq!(users["items"], 27, "{stats}");
     }
 
+    let usage = http.get("/api/v1/usage", Some(READ)).await.json();
+    match backend {
+        "memory" => {
+            assert_eq!(usage["entries"], 28, "{usage}");
+            assert!(usage["bytes"].as_u64().unwrap() > 0, "{usage}");
+        }
+        // The tiered backend's usage is its L1's (what this node read).
+        "tiered" => assert!(usage["entries"].as_u64().is_some(), "{usage}"),
+        _ => assert_eq!(usage["namespaces"], json!([]), "{usage}"),
+    }
+
     let sup = http.get("/api/v1/supervisor", Some(READ)).await.json();
     assert_eq!(sup["restarts"], 0);
     assert!(!sup["children"].as_array().unwrap().is_empty());
@@ -390,6 +401,7 @@ async fn roles_and_status_codes() {
         "/api/v1/whoami",
         "/api/v1/health",
         "/api/v1/stats",
+        "/api/v1/usage",
         "/api/v1/supervisor",
         "/api/v1/namespaces",
         "/api/v1/keys",
@@ -861,4 +873,36 @@ async fn deleting_calls_are_logged_at_info_without_values_or_tokens() {
         "a token reached the logs"
     );
     cache.shutdown().await;
+}
+
+#[test]
+fn tokens_come_from_the_environment_and_are_never_shown() {
+    let config = deeper_cache::ConfigLoader::new()
+        .env_vars([
+            ("DEEPER_CACHE__ADMIN__ENABLED", "true"),
+            ("DEEPER_CACHE__ADMIN__LISTEN", "0.0.0.0:9569"),
+            (
+                "DEEPER_CACHE__ADMIN__READ_TOKENS",
+                "r-token-0123456789abcdef",
+            ),
+            (
+                "DEEPER_CACHE__ADMIN__ADMIN_TOKENS",
+                "a-token-0123456789abcdef, b-token-0123456789abcdef",
+            ),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(config.admin.read_tokens.len(), 1);
+    assert_eq!(config.admin.admin_tokens.len(), 2);
+    assert!(config.admin.enabled);
+    let shown = format!("{config:?} {}", serde_json::to_string(&config).unwrap());
+    assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    // The shipped defaults: off, loopback, no tokens, values hidden.
+    let d = deeper_cache::ConfigLoader::new()
+        .env_vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap();
+    assert_eq!(d.admin, AdminConfig::default());
+    assert!(!d.admin.enabled && !d.admin.show_values && !d.admin.has_tokens());
+    assert_eq!(d.admin.listen, "127.0.0.1:9569");
 }

@@ -12,7 +12,9 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use deeper_cache_actors::{CacheStats, EntryInfo, KeyPage, NamespaceList, SupervisorStatus};
+use deeper_cache_actors::{
+    CacheStats, EntryInfo, KeyPage, NamespaceList, SupervisorStatus, TableUsage,
+};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -55,6 +57,10 @@ pub(crate) async fn whoami(
 
 pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult<CacheStats> {
     Ok(Json(state.cache.stats().await?))
+}
+
+pub(crate) async fn usage(State(state): State<AppState>) -> ApiResult<TableUsage> {
+    Ok(Json(state.cache.usage().await?))
 }
 
 pub(crate) async fn supervisor(State(state): State<AppState>) -> ApiResult<SupervisorStatus> {

@@ -19,6 +19,7 @@
 //! | `GET` | `/api/v1/whoami` | read | the caller's role and the interface's settings |
 //! | `GET` | `/api/v1/health` | read | [`Health`](crate::Health): tree, backend reachability, breaker, L1 tracking |
 //! | `GET` | `/api/v1/stats` | read | [`CacheStats`](crate::CacheStats): per namespace and total |
+//! | `GET` | `/api/v1/usage` | read | [`TableUsage`](crate::TableUsage): the memory table's entries, bytes and removals per namespace (empty on other backends) |
 //! | `GET` | `/api/v1/supervisor` | read | [`SupervisorStatus`](crate::SupervisorStatus): children, restarts |
 //! | `GET` | `/api/v1/namespaces` | read | [`NamespaceList`](crate::NamespaceList) of the backend |
 //! | `GET` | `/api/v1/keys?ns=&pattern=&cursor=&limit=` | read | [`KeyPage`](crate::KeyPage): one page of keys |
@@ -132,6 +133,7 @@ pub fn router(cache: Cache, config: AdminConfig) -> CacheResult<Router> {
         .route("/whoami", get(api::whoami))
         .route("/health", get(api::health))
         .route("/stats", get(api::stats))
+        .route("/usage", get(api::usage))
         .route("/supervisor", get(api::supervisor))
         .route("/namespaces", get(api::namespaces))
         .route("/keys", get(api::keys))
