@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use deeper_cache::{AdminConfig, Cache, CacheConfig, CacheError, Tokens};
 use serde_json::{Value, json};
-use support::admin::{ADMIN, Http, READ, Req, all_keys, enc, memory_cache, with_admin};
-use support::{RedisServer, redis_config, tiered_config, unique_prefix};
+use support::admin::{
+    ADMIN, Http, READ, Req, all_keys, enc, memory_cache, redis_cache, with_admin,
+};
+use support::{RedisServer, tiered_config, unique_prefix};
 
 /// A workload every backend test starts from: 25 users, a set, a counter, a short-lived key.
 async fn fill(cache: &Cache) {
@@ -250,12 +252,7 @@ async fn memory_every_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_every_endpoint() {
     let server = RedisServer::start();
-    let cache = Cache::start(with_admin(redis_config(
-        &server.url(),
-        &unique_prefix("adm"),
-    )))
-    .await
-    .unwrap();
+    let cache = redis_cache(&server.url(), "adm").await;
     every_endpoint(&cache, "redis").await;
     cache.shutdown().await;
 }
@@ -314,12 +311,7 @@ async fn memory_pages_through_ten_thousand_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_pages_through_ten_thousand_keys_with_scan() {
     let server = RedisServer::start();
-    let cache = Cache::start(with_admin(redis_config(
-        &server.url(),
-        &unique_prefix("big"),
-    )))
-    .await
-    .unwrap();
+    let cache = redis_cache(&server.url(), "big").await;
     ten_thousand(&cache).await;
     cache.shutdown().await;
 }

@@ -176,68 +176,74 @@ fn screenshots() -> PathBuf {
     dir
 }
 
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+}
+
+async fn shown(c: &Client, id: &str) -> bool {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap()
+}
+
+async fn dialog_open(c: &Client, open: bool) {
+    let script = "return document.getElementById('confirm').open;";
+    until(c, "the confirmation dialog", script, json!(open)).await;
+}
+
+/// The text of the entry's metadata field `field` (`kind`, `key`, ...).
+fn entry_field(field: &str) -> String {
+    format!(
+        "const dd = document.querySelector('#entry-meta dd[data-field=\"{field}\"]'); \
+         return dd ? dd.textContent : null;"
+    )
+}
+
+/// Types `token` into the token field and presses Enter (keyboard only).
+async fn connect_with(c: &Client, token: &str) {
+    let field = c.find(Locator::Id("token")).await.unwrap();
+    field.send_keys(token).await.unwrap();
+    field.send_keys(ENTER).await.unwrap();
+}
+
 async fn scenario(c: Client, cache: Cache, base: String) {
     let users = cache.namespace("users").unwrap();
     c.goto(&base).await.unwrap();
     assert_eq!(c.title().await.unwrap(), "deeper-cache admin");
     // Without a token the page asks for one.
-    until(
-        &c,
-        "the page asks for a token",
-        "return document.getElementById('auth-status').textContent.includes('enter a token');",
-        json!(true),
-    )
-    .await;
-    assert!(
-        !c.find(Locator::Id("overview"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap()
-    );
+    let asks =
+        "return document.getElementById('auth-status').textContent.includes('enter a token');";
+    until(&c, "the page asks for a token", asks, json!(true)).await;
+    assert!(!shown(&c, "overview").await);
 
-    // Type the token and press Enter (keyboard only).
-    let token = c.find(Locator::Id("token")).await.unwrap();
-    token.send_keys(ADMIN).await.unwrap();
-    token.send_keys(ENTER).await.unwrap();
+    connect_with(&c, ADMIN).await;
     until(&c, "users row", &items_of("users"), json!("200")).await;
     until(&c, "sessions row", &items_of("sessions"), json!("40")).await;
-    let identity = c
-        .find(Locator::Id("identity"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let identity = text_of(&c, "identity").await;
     assert!(identity.contains("role admin"), "{identity}");
-    until(
-        &c,
-        "health pill",
-        "return document.getElementById('health').textContent;",
-        json!("health: ready"),
-    )
-    .await;
+    let health = "return document.getElementById('health').textContent;";
+    until(&c, "health pill", health, json!("health: ready")).await;
     // The token is in no storage and not in the URL.
-    assert_eq!(
-        js(
-            &c,
-            "return localStorage.length + sessionStorage.length + document.cookie.length;"
-        )
-        .await,
-        json!(0)
-    );
+    let stored = "return localStorage.length + sessionStorage.length + document.cookie.length;";
+    assert_eq!(js(&c, stored).await, json!(0));
     assert!(!c.current_url().await.unwrap().as_str().contains(ADMIN));
 
     // Accessibility basics: every input has a label, nothing overflows at 1280 px.
-    assert_eq!(
-        js(
-            &c,
-            "return [...document.querySelectorAll('input')].filter(i => i.labels.length === 0).map(i => i.id);"
-        )
-        .await,
-        json!([])
-    );
+    let unlabelled = "return [...document.querySelectorAll('input')]
+        .filter(i => i.labels.length === 0).map(i => i.id);";
+    assert_eq!(js(&c, unlabelled).await, json!([]));
     until(&c, "no horizontal overflow at 1280 px", OVERFLOW, json!([])).await;
 
     // Search a pattern in a namespace.
@@ -246,166 +252,55 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     ns.send_keys("users").await.unwrap();
     let pattern = c.find(Locator::Id("pattern")).await.unwrap();
     pattern.send_keys("user:01*").await.unwrap();
-    c.find(Locator::Id("search"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(
-        &c,
-        "ten keys match user:01*",
-        "return [...document.querySelectorAll('#keys button')].map(b => b.dataset.key).sort().join(',');",
-        json!((10..20).map(|i| format!("user:0{i}")).collect::<Vec<_>>().join(",")),
-    )
-    .await;
+    click(&c, "#search").await;
+    let listed = "return [...document.querySelectorAll('#keys button')]
+        .map(b => b.dataset.key).sort().join(',');";
+    let ten: Vec<String> = (10..20).map(|i| format!("user:0{i}")).collect();
+    until(&c, "ten keys match user:01*", listed, json!(ten.join(","))).await;
 
     // Open one entry: metadata, no value (admin.show_values is off).
-    c.find(Locator::Css("#keys button[data-key=\"user:015\"]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(
-        &c,
-        "entry metadata",
-        "const dd = document.querySelector('#entry-meta dd[data-field=\"kind\"]'); return dd ? dd.textContent : null;",
-        json!("value"),
-    )
-    .await;
-    let meta = c
-        .find(Locator::Id("entry-meta"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&c, "#keys button[data-key=\"user:015\"]").await;
+    until(&c, "entry metadata", &entry_field("kind"), json!("value")).await;
+    let meta = text_of(&c, "entry-meta").await;
     assert!(meta.contains("user:015") && meta.contains("TTL"), "{meta}");
-    assert!(
-        !c.find(Locator::Id("entry-value"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap()
-    );
-    assert!(
-        !c.source().await.unwrap().contains("secret-value"),
-        "a value reached the page"
-    );
+    assert!(!shown(&c, "entry-value").await);
+    let source = c.source().await.unwrap();
+    assert!(!source.contains("secret-value"), "a value reached the page");
 
     // A bulk delete asks first; Escape cancels it and nothing goes.
-    c.find(Locator::Id("delete-pattern"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(
-        &c,
-        "confirmation open",
-        "return document.getElementById('confirm').open;",
-        json!(true),
-    )
-    .await;
-    let text = c
-        .find(Locator::Id("confirm-text"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&c, "#delete-pattern").await;
+    dialog_open(&c, true).await;
+    let text = text_of(&c, "confirm-text").await;
     assert!(
         text.contains("user:01*") && text.contains("users"),
         "{text}"
     );
-    c.active_element()
-        .await
-        .unwrap()
-        .send_keys(ESCAPE)
-        .await
-        .unwrap();
-    until(
-        &c,
-        "confirmation closed",
-        "return document.getElementById('confirm').open;",
-        json!(false),
-    )
-    .await;
+    let focused = c.active_element().await.unwrap();
+    focused.send_keys(ESCAPE).await.unwrap();
+    dialog_open(&c, false).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        users.get::<String>("user:012").await.unwrap().is_some(),
-        "cancelled"
-    );
+    let kept = users.get::<String>("user:012").await.unwrap();
+    assert!(kept.is_some(), "the cancelled delete removed nothing");
 
     // Delete the key, confirm, and watch the count drop.
-    c.find(Locator::Id("delete-key"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(
-        &c,
-        "confirmation open",
-        "return document.getElementById('confirm').open;",
-        json!(true),
-    )
-    .await;
-    c.find(Locator::Id("confirm-ok"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#delete-key").await;
+    dialog_open(&c, true).await;
+    click(&c, "#confirm-ok").await;
     until(&c, "users count drops", &items_of("users"), json!("199")).await;
     assert_eq!(users.get::<String>("user:015").await.unwrap(), None);
-    until(
-        &c,
-        "the key left the list",
-        "return document.querySelectorAll('#keys button').length;",
-        json!(9),
-    )
-    .await;
-    until(
-        &c,
-        "toast",
-        "return document.getElementById('toast').textContent;",
-        json!("Deleted user:015."),
-    )
-    .await;
+    let count = "return document.querySelectorAll('#keys button').length;";
+    until(&c, "the key left the list", count, json!(9)).await;
+    let toast = "return document.getElementById('toast').textContent;";
+    until(&c, "toast", toast, json!("Deleted user:015.")).await;
 
     // The hit-ratio chart fills as the page refreshes (every second with ?refresh=1).
-    until(
-        &c,
-        "chart points",
-        "return Number(document.getElementById('chart').dataset.points || 0) >= 6;",
-        json!(true),
-    )
-    .await;
-    let summary = c
-        .find(Locator::Id("chart-summary"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let points = "return Number(document.getElementById('chart').dataset.points || 0) >= 6;";
+    until(&c, "chart points", points, json!(true)).await;
+    let summary = text_of(&c, "chart-summary").await;
     assert!(summary.starts_with("Latest interval: "), "{summary}");
-    // For the screenshot: an entry open.
-    c.find(Locator::Css("#keys button[data-key=\"user:012\"]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(
-        &c,
-        "entry metadata",
-        "const dd = document.querySelector('#entry-meta dd[data-field=\"key\"]'); return dd ? dd.textContent : null;",
-        json!("user:012"),
-    )
-    .await;
+    // For the screenshots: an entry open.
+    click(&c, "#keys button[data-key=\"user:012\"]").await;
+    until(&c, "entry metadata", &entry_field("key"), json!("user:012")).await;
     let dir = screenshots();
     let wide = dir.join("admin-page-1280.png");
     full_page(&c, 1280, &wide).await;
@@ -418,32 +313,12 @@ async fn scenario(c: Client, cache: Cache, base: String) {
     c.set_window_size(1280, 1000).await.unwrap();
 
     // The read role: the deleting buttons are gone.
-    c.find(Locator::Id("disconnect"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let token = c.find(Locator::Id("token")).await.unwrap();
-    token.send_keys(READ).await.unwrap();
-    token.send_keys(ENTER).await.unwrap();
-    until(
-        &c,
-        "read role",
-        "return document.getElementById('identity').textContent.includes('role read');",
-        json!(true),
-    )
-    .await;
+    click(&c, "#disconnect").await;
+    connect_with(&c, READ).await;
+    let read = "return document.getElementById('identity').textContent.includes('role read');";
+    until(&c, "read role", read, json!(true)).await;
     for id in ["delete-pattern", "clear-ns", "purge-expired"] {
-        assert!(
-            !c.find(Locator::Id(id))
-                .await
-                .unwrap()
-                .is_displayed()
-                .await
-                .unwrap(),
-            "{id} shown to a read token"
-        );
+        assert!(!shown(&c, id).await, "{id} shown to a read token");
     }
     println!("screenshots: {} and {}", wide.display(), phone.display());
 }

@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 
 use deeper_cache::Cache;
 use serde_json::Value;
-use support::admin::{ADMIN, READ, memory_cache, with_admin};
-use support::{RedisServer, redis_config, unique_prefix};
+use support::RedisServer;
+use support::admin::{ADMIN, READ, memory_cache, redis_cache};
 
 /// Runs the CLI against `url` with `token` in its environment.
 async fn cli(url: &str, token: Option<&str>, args: &[&str]) -> Output {
@@ -199,12 +199,7 @@ async fn every_command_on_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_on_redis() {
     let server = RedisServer::start();
-    let cache = Cache::start(with_admin(redis_config(
-        &server.url(),
-        &unique_prefix("cli"),
-    )))
-    .await
-    .unwrap();
+    let cache = redis_cache(&server.url(), "cli").await;
     every_command(&cache).await;
     cache.shutdown().await;
 }

@@ -32,6 +32,14 @@ pub async fn memory_cache() -> Cache {
     Cache::start(with_admin(c)).await.expect("cache starts")
 }
 
+/// A cache on the Redis backend at `url` (a fresh key prefix) with the admin listener.
+pub async fn redis_cache(url: &str, tag: &str) -> Cache {
+    let config = super::redis_config(url, &super::unique_prefix(tag));
+    Cache::start(with_admin(config))
+        .await
+        .expect("cache starts")
+}
+
 /// One answer.
 #[derive(Debug, Clone)]
 pub struct Reply {

@@ -80,6 +80,27 @@ fn parse_cursor(cursor: Option<&str>) -> CacheResult<Resume> {
 }
 
 impl RedisBackend {
+    /// One `SCAN cursor MATCH pattern COUNT count` (idempotent, through the breaker).
+    async fn scan_step(
+        &self,
+        operation: &'static str,
+        cursor: u64,
+        pattern: &str,
+        count: usize,
+    ) -> CacheResult<(u64, Vec<Vec<u8>>)> {
+        self.call(operation, Kind::Value, true, None, |mut c| async move {
+            ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
     /// One page of the keys of `ns` matching `pattern`, after `cursor`.
     pub(in crate::backend) async fn list_page(
         &self,
@@ -109,18 +130,7 @@ impl RedisBackend {
                 Some((count, _)) => *count,
                 None => (room / 2).clamp(1, max_count),
             };
-            let (next, batch): (u64, Vec<Vec<u8>>) = self
-                .call("list_keys", Kind::Value, true, None, |mut c| async move {
-                    ::redis::cmd("SCAN")
-                        .arg(scan)
-                        .arg("MATCH")
-                        .arg(pat)
-                        .arg("COUNT")
-                        .arg(count)
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
+            let (next, batch) = self.scan_step("list_keys", scan, pat, count).await?;
             let mut found: Vec<String> = batch
                 .into_iter()
                 .filter_map(|k| {
@@ -266,18 +276,7 @@ impl RedisBackend {
         let mut scanned = 0u64;
         let mut cursor = 0u64;
         loop {
-            let (next, batch): (u64, Vec<Vec<u8>>) = self
-                .call("namespaces", Kind::Value, true, None, |mut c| async move {
-                    ::redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(pat)
-                        .arg("COUNT")
-                        .arg(count)
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
+            let (next, batch) = self.scan_step("namespaces", cursor, pat, count).await?;
             scanned += batch.len() as u64;
             for k in &batch {
                 if let Some((ns, _)) = keys.parse(k) {
