@@ -97,12 +97,24 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
 }
 
 pub(crate) async fn namespaces(State(state): State<AppState>) -> ApiResult<NamespaceList> {
+    let _turn = scan_turn(&state).await?;
     Ok(Json(
         state
             .cache
             .namespaces(state.config.namespace_scan_limit)
             .await?,
     ))
+}
+
+/// Waits for one of the [`SCANS_AT_ONCE`](super::SCANS_AT_ONCE) permits of a key listing.
+async fn scan_turn(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    state.scans.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shut_down",
+            "the admin interface is stopping",
+        )
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +141,7 @@ pub(crate) async fn keys(
     let ns = handle(&state, q.ns.as_deref())?;
     let pattern = q.pattern.as_deref().filter(|p| !p.is_empty());
     let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    let _turn = scan_turn(&state).await?;
     Ok(Json(ns.keys(pattern, cursor, limit).await?))
 }
 

@@ -46,6 +46,12 @@
 //! pages cannot read the API. The listener speaks plain HTTP: on anything but loopback, put
 //! it behind TLS (a reverse proxy) or reach it through an SSH tunnel.
 //!
+//! # Load
+//! A memory page reads the whole namespace once (a stateless cursor; `benches/admin.rs` has
+//! the figures), on Tokio's blocking pool. At most two key listings (`keys`, `namespaces`)
+//! run at once per router; further ones wait, so parallel paging cannot take every core from
+//! the data path.
+//!
 //! | configured | no `Authorization` | wrong token | `read` token | `admin` token |
 //! |---|---|---|---|---|
 //! | tokens | 401 | 401 | reads; deleting endpoints 403 | everything |
@@ -90,7 +96,15 @@ pub(crate) struct AppState {
     cache: Cache,
     config: Arc<AdminConfig>,
     tokens: Arc<auth::Tokens>,
+    /// Permits for the calls that walk a namespace or the keyspace (`keys`, `namespaces`):
+    /// however many callers page at once, at most [`SCANS_AT_ONCE`] walks run, the others wait.
+    scans: Arc<tokio::sync::Semaphore>,
 }
+
+/// Key listings (`keys`, `namespaces`) that run at once per router; more wait their turn, so
+/// that operators paging a large namespace in parallel cannot take every core from the data
+/// path.
+pub(crate) const SCANS_AT_ONCE: usize = 2;
 
 /// The admin interface of `cache` as an [`axum::Router`], to mount in the application's own
 /// server. `config` is usually `CacheConfig::admin`; its `enabled` and `listen` do not matter
@@ -128,6 +142,7 @@ pub fn router(cache: Cache, config: AdminConfig) -> CacheResult<Router> {
         cache: cache.without_admin(),
         tokens: Arc::new(auth::Tokens::new(&config)),
         config: Arc::new(config),
+        scans: Arc::new(tokio::sync::Semaphore::new(SCANS_AT_ONCE)),
     };
     let guarded = Router::new()
         .route("/whoami", get(api::whoami))

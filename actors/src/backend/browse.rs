@@ -11,7 +11,7 @@
 //!
 //! | backend | order | guarantee while keys are written meanwhile |
 //! |---|---|---|
-//! | memory | key order (bytes); the cursor is the last key returned | every key present for the whole walk is returned exactly once |
+//! | memory | key order (bytes); the first page keeps the sorted key list for the next pages (`memory/browse.rs`), the cursor also holds the last key returned | every key present for the whole walk is returned exactly once |
 //! | redis, tiered | `SCAN` order; the cursor is `SCAN`'s | every key present for the whole walk is returned at least once (twice only if Redis resizes its table meanwhile) |
 //!
 //! While nothing changes, both return every key exactly once. A page holds at most the limit

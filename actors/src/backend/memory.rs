@@ -112,6 +112,8 @@ pub struct MemoryTable {
     item_hasher: foldhash::fast::FixedState,
     /// Hits on live entries under `lfu` (striped), the window climber's signal.
     hits: StripedCount,
+    /// Key lists of admin listings in progress (`memory/browse.rs`).
+    walks: browse::Walks,
 }
 
 impl MemoryTable {
@@ -158,6 +160,7 @@ impl MemoryTable {
             listener: ArcSwapOption::empty(),
             item_hasher: foldhash::fast::FixedState::with_seed(0x0e71_c7ed),
             hits: StripedCount::default(),
+            walks: browse::Walks::default(),
         }
     }
 
