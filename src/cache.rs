@@ -65,6 +65,10 @@ pub struct Cache {
     pub(crate) default_ttl: Ttl,
     /// `stampede.*` settings: wait timeout and `get_or_refresh` defaults.
     pub(crate) stampede: StampedeConfig,
+    /// The standalone admin listener (`admin.enabled`), shared by every handle; stopped by
+    /// `shutdown()` or when the last handle goes.
+    #[cfg(feature = "admin")]
+    admin: Option<Arc<crate::admin::server::AdminListener>>,
 }
 
 impl Cache {
@@ -129,6 +133,8 @@ impl Cache {
             scoped: false,
             default_ttl,
             stampede,
+            #[cfg(feature = "admin")]
+            admin: None,
         }
     }
 
@@ -144,11 +150,17 @@ impl Cache {
         warmers: Vec<Arc<dyn crate::Warmer>>,
         parent: Option<crate::ractor::ActorCell>,
     ) -> CacheResult<Cache> {
+        config.validate()?;
         serve_metrics(&config)?;
+        // Bound before the tree starts: a port in use fails the start with nothing to undo.
+        let admin = bind_admin(&config).await?;
         let default_ttl = config.default_ttl_seconds.0;
         let stampede = config.stampede.clone();
+        let admin_config = config.admin.clone();
         let service = CacheService::start_with_warmers(config, clock, parent, warmers).await?;
-        Ok(Self::from_service(service, default_ttl, stampede))
+        Self::from_service(service, default_ttl, stampede)
+            .serve_admin(admin, &admin_config)
+            .await
     }
 
     /// A builder to start a cache with [`Warmer`](crate::Warmer)s.
@@ -156,9 +168,56 @@ impl Cache {
         crate::CacheBuilder::new(config)
     }
 
-    /// Stops the whole tree and waits for it. Afterwards every call on every clone returns
-    /// [`CacheError::ShutDown`]. Calling it twice is harmless.
+    /// Serves the admin interface on the listener `bind_admin` bound, if any; stops the tree
+    /// again if that fails.
+    #[cfg_attr(not(feature = "admin"), allow(clippy::unused_async))]
+    async fn serve_admin(
+        self,
+        listener: Option<AdminSocket>,
+        config: &deeper_cache_actors::AdminConfig,
+    ) -> CacheResult<Cache> {
+        #[cfg(feature = "admin")]
+        if let Some(listener) = listener {
+            return match crate::admin::server::spawn(listener, &self, config) {
+                Ok(admin) => Ok(Cache {
+                    admin: Some(admin),
+                    ..self
+                }),
+                Err(e) => {
+                    self.shutdown().await;
+                    Err(e)
+                }
+            };
+        }
+        let _ = (listener, config);
+        Ok(self)
+    }
+
+    /// The address the standalone admin interface listens on (`admin.enabled`; the port
+    /// chosen when `admin.listen` asked for port 0), `None` when it is off.
+    #[cfg(feature = "admin")]
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr())
+    }
+
+    /// A handle like this one that does not own the admin listener (the listener's own copy:
+    /// it must not keep itself alive).
+    #[cfg(feature = "admin")]
+    pub(crate) fn without_admin(&self) -> Cache {
+        Cache {
+            admin: None,
+            ..self.clone()
+        }
+    }
+
+    /// Stops the whole tree (and the admin listener, if it runs) and waits for it. Afterwards
+    /// every call on every clone returns [`CacheError::ShutDown`]. Calling it twice is
+    /// harmless.
     pub async fn shutdown(&self) {
+        #[cfg(feature = "admin")]
+        if let Some(admin) = &self.admin {
+            admin.stop().await;
+        }
         self.service.shutdown().await;
     }
 
@@ -186,6 +245,8 @@ impl Cache {
             scoped: true,
             default_ttl: self.default_ttl,
             stampede: self.stampede.clone(),
+            #[cfg(feature = "admin")]
+            admin: self.admin.clone(),
         })
     }
 
@@ -577,6 +638,29 @@ fn serve_metrics(config: &CacheConfig) -> CacheResult<()> {
         key: "metrics.prometheus.enabled".into(),
         value: "true".into(),
         message: "deeper-cache was built without its `prometheus` feature".into(),
+    })
+}
+
+/// The admin listener's socket, bound before the tree starts.
+#[cfg(feature = "admin")]
+type AdminSocket = tokio::net::TcpListener;
+#[cfg(not(feature = "admin"))]
+type AdminSocket = std::convert::Infallible;
+
+/// Binds the standalone admin listener when the configuration asks for it.
+async fn bind_admin(config: &CacheConfig) -> CacheResult<Option<AdminSocket>> {
+    if !config.admin.enabled {
+        return Ok(None);
+    }
+    #[cfg(feature = "admin")]
+    {
+        crate::admin::server::bind(&config.admin).await.map(Some)
+    }
+    #[cfg(not(feature = "admin"))]
+    Err(CacheError::Config {
+        key: "admin.enabled".into(),
+        value: "true".into(),
+        message: "deeper-cache was built without its `admin` feature".into(),
     })
 }
 

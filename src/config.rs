@@ -90,10 +90,6 @@ impl ConfigLoader {
             .prefix_separator("__")
             .separator("__")
             .try_parsing(true)
-            // Lists from one variable: DEEPER_CACHE__REDIS__URLS="redis://a:7000,redis://b:7001".
-            .list_separator(",")
-            .with_list_parse_key("redis.urls")
-            .with_list_parse_key("redis.sentinel.urls")
             .source(self.env.clone());
         builder = builder.add_source(env);
         let raw = builder.build().map_err(config_error)?;

@@ -34,6 +34,9 @@
 //! | `src/cache.rs` | [`Cache`], the cloneable facade handle: every call, namespaces, TTLs |
 //! | `src/config.rs` | [`ConfigLoader`]: defaults ← `config/default.toml` ← a file ← environment |
 //! | `src/error.rs` | [`GetOrStoreError`]; [`CacheError`] comes from the actors crate |
+//! | `src/browse.rs` | what an operator reads: [`Cache::keys`] (paged), [`Cache::inspect`], [`Cache::health`] |
+//! | `src/admin/` | the admin interface (feature `admin`): HTTP API, web page, listener |
+//! | `src/bin/deeper-cache-admin.rs` | the admin command-line client (feature `admin`) |
 //! | `actors/` | the supervision tree, typed messages, backend trait and backends |
 //!
 //! ## The actor tree and the flow of one call
@@ -63,12 +66,15 @@
 
 /// The longest finite TTL (100 years); longer ones are refused with `InvalidTtl`.
 pub use deeper_cache_actors::MAX_TTL;
+/// Most keys one page of [`Cache::keys`] may hold.
+pub use deeper_cache_actors::backend::browse::MAX_PAGE_KEYS;
 pub use deeper_cache_actors::{
-    AdapterConfig, AdapterKind, CacheConfig, CacheError, CacheResult, CacheStats, ChildKind,
-    ChildStatus, DataPlaneMode, DefaultTtl, Eviction, EvictionPolicy, EvictionReason, Evictions,
-    MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, MemoryConfig, MetricsConfig, MetricsReporterConfig,
+    AdapterConfig, AdapterKind, AdminConfig, CacheConfig, CacheError, CacheResult, CacheStats,
+    ChildKind, ChildStatus, DataPlaneMode, DefaultTtl, EntryInfo, EntryKind, Eviction,
+    EvictionPolicy, EvictionReason, Evictions, KeyPage, L1Copy, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES,
+    MemoryConfig, MetricsConfig, MetricsReporterConfig, NamespaceKeys, NamespaceList,
     NamespaceStats, NamespaceUsage, PrometheusConfig, Strategy, SupervisorConfig, SupervisorStatus,
-    TableUsage, TierStats, TieredConfig, TieredL1Config, Ttl,
+    TableUsage, TierStats, TieredConfig, TieredL1Config, Tokens, Ttl,
 };
 
 /// The actor runtime (ractor), for applications that embed the cache in their own tree.
@@ -82,6 +88,9 @@ pub use deeper_cache_actors::config::{RedisConfig, RedisMode, SentinelConfig};
 #[cfg(feature = "testing")]
 pub use deeper_cache_actors::{Fault, ManualClock};
 
+#[cfg(feature = "admin")]
+pub mod admin;
+mod browse;
 mod builder;
 mod bulk;
 mod cache;
@@ -93,6 +102,7 @@ mod stampede;
 
 /// The attribute a [`Warmer`] implementation is written with (`#[deeper_cache::async_trait]`).
 pub use async_trait::async_trait;
+pub use browse::Health;
 pub use builder::CacheBuilder;
 pub use cache::{Cache, DEFAULT_NAMESPACE};
 pub use config::{ConfigLoader, DEFAULT_CONFIG_FILE};

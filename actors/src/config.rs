@@ -63,6 +63,8 @@ pub struct CacheConfig {
     pub stampede: StampedeConfig,
     /// Settings of individual namespaces, by name (`[namespaces.sessions] tti = "30m"`).
     pub namespaces: BTreeMap<String, NamespaceConfig>,
+    /// The admin interface: HTTP API, web page (cargo feature `admin`).
+    pub admin: AdminConfig,
 }
 
 impl Default for CacheConfig {
@@ -83,6 +85,7 @@ impl Default for CacheConfig {
             supervisor: SupervisorConfig::default(),
             stampede: StampedeConfig::default(),
             namespaces: BTreeMap::new(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -384,7 +387,8 @@ pub struct SentinelConfig {
     /// The name the sentinels monitor the primary under (`sentinel monitor <name> …`).
     pub master_name: String,
     /// The sentinels' addresses (`redis://[user[:password]@]host:port`); each one is redacted
-    /// like `redis.url`.
+    /// like `redis.url`. A list, or one comma-separated string.
+    #[serde(deserialize_with = "url_list")]
     pub urls: Vec<SecretUrl>,
 }
 
@@ -402,7 +406,9 @@ pub struct RedisConfig {
     /// scheme are used for the primary the sentinels name (its host and port are not).
     pub url: SecretUrl,
     /// Cluster seed nodes (`redis.mode = "cluster"`), each a URL like `redis.url`; any
-    /// reachable one is enough to discover the cluster.
+    /// reachable one is enough to discover the cluster. A list, or one comma-separated string
+    /// (`DEEPER_CACHE__REDIS__URLS=redis://a:7000,redis://b:7001`).
+    #[serde(deserialize_with = "url_list")]
     pub urls: Vec<SecretUrl>,
     /// Sentinel settings (`redis.mode = "sentinel"`).
     pub sentinel: SentinelConfig,
@@ -593,6 +599,25 @@ impl RedisConfig {
     }
 }
 
+/// A list of URLs from a list or from one comma-separated string (an environment variable).
+fn url_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SecretUrl>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        List(Vec<SecretUrl>),
+        One(String),
+    }
+    Ok(match Urls::deserialize(d)? {
+        Urls::List(list) => list,
+        Urls::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(SecretUrl::from)
+            .collect(),
+    })
+}
+
 /// Refuses a URL with a scheme the backend cannot use (TLS without the feature, anything but
 /// `redis://` / `rediss://`), naming `redis.{key}` and showing only the redacted URL.
 fn check_url(key: &str, url: &SecretUrl) -> CacheResult<()> {
@@ -730,6 +755,249 @@ impl Default for StampedeConfig {
             distributed: true,
             lease_ms: 5_000,
         }
+    }
+}
+
+/// Settings of the admin interface (cargo feature `admin`): a JSON API and a web page to see
+/// statistics, browse keys and invalidate entries, served on its own listener when `enabled`,
+/// or mounted by the application in its own server (`deeper_cache::admin::router`).
+///
+/// Safe by default: off; on a loopback address when on; a non-loopback `listen` without any
+/// token is refused at start. Without tokens (loopback only) every caller gets the `read` role;
+/// the deleting endpoints need an `admin` token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the admin interface on `listen` (the cache's handle owns the listener and stops
+    /// it on `shutdown()`).
+    pub enabled: bool,
+    /// Address of the listener (port 0 picks a free one: see `Cache::admin_addr`).
+    pub listen: String,
+    /// Bearer tokens of the `read` role (statistics, health, namespaces, keys, metadata): a
+    /// comma-separated list, each 16 to 256 visible ASCII characters.
+    pub read_tokens: Tokens,
+    /// Bearer tokens of the `admin` role (everything `read` may, plus delete, delete by
+    /// pattern, clear a namespace, purge expired).
+    pub admin_tokens: Tokens,
+    /// Show entries' values (the start of them, `max_value_bytes` at most). Off by default:
+    /// values may hold personal or secret data.
+    pub show_values: bool,
+    /// Most bytes of a value shown when `show_values` is on.
+    pub max_value_bytes: usize,
+    /// Keys per page when a request does not say.
+    pub default_page_size: usize,
+    /// Most keys per page a request may ask for.
+    pub max_page_size: usize,
+    /// Largest request body accepted (larger: 413).
+    pub max_body_bytes: usize,
+    /// Longest query string accepted (longer: 414). Must hold a key and a cursor.
+    pub max_query_bytes: usize,
+    /// Keys a Redis namespace listing examines at most (`SCAN`), to bound its cost on a large
+    /// keyspace; past it the listing says it is incomplete.
+    pub namespace_scan_limit: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: false,
+            listen: "127.0.0.1:9569".into(),
+            read_tokens: Tokens::default(),
+            admin_tokens: Tokens::default(),
+            show_values: false,
+            max_value_bytes: 4096,
+            default_page_size: 100,
+            max_page_size: 1000,
+            max_body_bytes: 16 * 1024,
+            max_query_bytes: 8 * 1024,
+            namespace_scan_limit: 100_000,
+        }
+    }
+}
+
+impl AdminConfig {
+    /// Whether any token (of either role) is configured.
+    pub fn has_tokens(&self) -> bool {
+        !self.read_tokens.is_empty() || !self.admin_tokens.is_empty()
+    }
+
+    /// Checks the settings, and that a non-loopback `listen` comes with a token when the
+    /// listener is `enabled`.
+    ///
+    /// # Errors
+    /// [`CacheError::Config`] naming the first offending key.
+    pub fn validate(&self) -> CacheResult<()> {
+        let bad = |key: &str, value: String, message: &str| CacheError::Config {
+            key: format!("admin.{key}"),
+            value,
+            message: message.into(),
+        };
+        self.read_tokens.validate("admin.read_tokens")?;
+        self.admin_tokens.validate("admin.admin_tokens")?;
+        if self
+            .read_tokens
+            .0
+            .iter()
+            .any(|t| self.admin_tokens.0.contains(t))
+        {
+            return Err(bad(
+                "read_tokens",
+                "***".into(),
+                "a token is listed for both roles; give each role its own tokens",
+            ));
+        }
+        let max_page = crate::backend::browse::MAX_PAGE_KEYS;
+        if !(1..=max_page).contains(&self.max_page_size) {
+            return Err(bad(
+                "max_page_size",
+                self.max_page_size.to_string(),
+                &format!("must be 1 to {max_page}"),
+            ));
+        }
+        if !(1..=self.max_page_size).contains(&self.default_page_size) {
+            return Err(bad(
+                "default_page_size",
+                self.default_page_size.to_string(),
+                "must be 1 to admin.max_page_size",
+            ));
+        }
+        if self.max_value_bytes == 0 {
+            return Err(bad("max_value_bytes", "0".into(), "must be at least 1"));
+        }
+        if self.max_body_bytes < 256 {
+            return Err(bad(
+                "max_body_bytes",
+                self.max_body_bytes.to_string(),
+                "must be at least 256 (a pattern and a namespace)",
+            ));
+        }
+        let min_query = 4 * crate::MAX_KEY_BYTES;
+        if self.max_query_bytes < min_query {
+            return Err(bad(
+                "max_query_bytes",
+                self.max_query_bytes.to_string(),
+                &format!(
+                    "must be at least {min_query}: a query carries a key or a cursor, percent-encoded"
+                ),
+            ));
+        }
+        if self.namespace_scan_limit == 0 {
+            return Err(bad(
+                "namespace_scan_limit",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if self.enabled {
+            let addr: std::net::SocketAddr = self.listen.trim().parse().map_err(|_| {
+                bad(
+                    "listen",
+                    format!("{:?}", self.listen),
+                    "expected an address such as 127.0.0.1:9569",
+                )
+            })?;
+            if !addr.ip().is_loopback() && !self.has_tokens() {
+                return Err(bad(
+                    "listen",
+                    format!("{:?}", self.listen),
+                    "refusing to serve the admin interface on a non-loopback address without a \
+                     token: anyone who reaches it could read and invalidate the cache. Set \
+                     admin.admin_tokens / admin.read_tokens (DEEPER_CACHE__ADMIN__ADMIN_TOKENS), \
+                     or listen on 127.0.0.1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bearer tokens of one role of the admin interface.
+///
+/// Written as one comma-separated string (`admin_tokens = "t1,t2"`, or
+/// `DEEPER_CACHE__ADMIN__ADMIN_TOKENS=t1,t2`) or a list. Never shown: `Debug` and `Serialize`
+/// print `***` for each token, so a logged or dumped configuration holds none.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Tokens(Vec<String>);
+
+impl Tokens {
+    /// Tokens from a list (validated with the configuration).
+    pub fn new<I, S>(tokens: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Tokens(tokens.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The tokens themselves: for the code that checks them, never for display.
+    pub fn expose(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    fn parse(text: &str) -> Tokens {
+        Tokens(
+            text.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
+    fn validate(&self, key: &str) -> CacheResult<()> {
+        for (i, t) in self.0.iter().enumerate() {
+            let ok_chars = t.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+            if !(16..=256).contains(&t.len()) || !ok_chars {
+                return Err(CacheError::Config {
+                    key: key.to_string(),
+                    value: format!("token #{} (***, {} bytes)", i + 1, t.len()),
+                    message: "a token is 16 to 256 visible ASCII characters, no comma or space \
+                              (for example 32 random hex digits: openssl rand -hex 16)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens({} redacted)", self.0.len())
+    }
+}
+
+impl Serialize for Tokens {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&vec!["***"; self.0.len()].join(","))
+    }
+}
+
+impl<'de> Deserialize<'de> for Tokens {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            List(Vec<String>),
+            // An environment variable of digits only is parsed as a number.
+            Int(i64),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Text(t) => Tokens::parse(&t),
+            Raw::List(l) => Tokens::new(l.iter().flat_map(|t| Tokens::parse(t).0)),
+            Raw::Int(i) => Tokens(vec![i.to_string()]),
+        })
     }
 }
 
@@ -952,6 +1220,7 @@ impl CacheConfig {
             });
         }
         self.validate_namespaces_and_snapshots()?;
+        self.admin.validate()?;
         if self.adapter.partitions > 1024 {
             return Err(CacheError::Config {
                 key: "adapter.partitions".into(),

@@ -63,6 +63,13 @@ pub enum CacheError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A key-listing cursor is malformed, too long, or from another backend (cursors are
+    /// opaque: pass back the one a previous page returned).
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The write would take the in-memory table past `memory.max_entries` or
     /// `memory.max_bytes` and the policy is `reject` (nothing was evicted, the table is
     /// unchanged), or one entry alone is larger than `memory.max_bytes` (any policy).

@@ -16,7 +16,8 @@
 //! slots.rs      where callers find each child's current incarnation
 //! ops/          every operation as a request value (Get, Put, Increment, GetMany, ...)
 //! batch.rs      KeyList / EntryList, the packed arguments of the bulk operations
-//! backend/      the CacheBackend trait; memory (the table), redis, noop
+//! backend/      the CacheBackend trait; memory (the table), redis, noop, tiered;
+//!               browse.rs: what the admin interface reads (key pages, entry metadata)
 //! service.rs    CacheService: typed, restart-following client of one tree (used by the facade)
 //! config.rs     CacheConfig: settings, defaults, validation
 //! codec.rs      the one value codec (JSON)      glob.rs   Redis-dialect patterns
@@ -83,17 +84,19 @@ pub mod ttl;
 pub mod warmer;
 
 pub use backend::{
-    BreakerState, CacheBackend, Eviction, EvictionListener, EvictionReason, NamespaceUsage,
-    RedisBackend, RestoreReport, SnapshotReport, TableUsage, TieredBackend,
+    BreakerState, CacheBackend, EntryInfo, EntryKind, Eviction, EvictionListener, EvictionReason,
+    KeyPage, L1Copy, NamespaceKeys, NamespaceList, NamespaceUsage, RedisBackend, RestoreReport,
+    SnapshotReport, TableUsage, TieredBackend,
 };
 pub use children::ChildKind;
 pub use clock::Clock;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use config::{
-    AdapterConfig, AdapterKind, CacheConfig, DataPlaneMode, DefaultTtl, EvictionPolicy,
-    MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig, RedisConfig, RedisMode,
-    SentinelConfig, StampedeConfig, Strategy, SupervisorConfig, TieredConfig, TieredL1Config,
+    AdapterConfig, AdapterKind, AdminConfig, CacheConfig, DataPlaneMode, DefaultTtl,
+    EvictionPolicy, MemoryConfig, MetricsConfig, MetricsReporterConfig, PrometheusConfig,
+    RedisConfig, RedisMode, SentinelConfig, StampedeConfig, Strategy, SupervisorConfig,
+    TieredConfig, TieredL1Config, Tokens,
 };
 pub use error::{CacheError, CacheResult, SnapshotProblem, WarmerFailure};
 #[cfg(feature = "testing")]

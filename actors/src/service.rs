@@ -374,6 +374,22 @@ impl CacheService {
         self.inner.backend_name
     }
 
+    /// The backend's circuit breaker state, for a backend that has one (Redis, tiered).
+    pub fn breaker_state(&self) -> Option<crate::backend::BreakerState> {
+        self.inner.args.backend.breaker_state()
+    }
+
+    /// The tiered backend's per-tier figures (`None` on other backends).
+    pub fn tier_stats(&self) -> Option<crate::stats::TierStats> {
+        self.inner.args.backend.tier_stats()
+    }
+
+    /// Whether the supervisor has stopped for good (restart intensity exceeded): calls fail
+    /// with `Unavailable` until the application restarts the tree.
+    pub fn is_failed(&self) -> bool {
+        self.inner.slots.is_failed()
+    }
+
     /// Whether `shutdown()` was called (or the tree is gone).
     pub fn is_shut_down(&self) -> bool {
         self.inner.slots.is_closed()

@@ -94,3 +94,6 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
 }
 
 pub mod logs;
+
+#[cfg(feature = "admin")]
+pub mod admin;

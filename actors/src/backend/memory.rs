@@ -32,6 +32,7 @@
 //! | `memory/idle.rs`          | time to idle: namespaces whose entries expire when unused   |
 //! | `memory/snapshot.rs`      | saving the table to a file and restoring it                 |
 //! | `memory/snapshot_format.rs` | the snapshot file format: header, checksummed blocks, records |
+//! | `memory/browse.rs`        | the admin reads: key pages in key order, entry metadata     |
 //!
 //! # Expiry (`memory/expiry.rs`, `memory/sweep.rs`)
 //! Entries with a TTL are indexed in one-second buckets by expiry time; a sweep takes the due
@@ -51,6 +52,7 @@
 //! refused by `reject` or for being larger than `max_bytes`). An [`EvictionListener`] receives
 //! every `ttl`, `lru` and `lfu` removal once, after the table's locks are released.
 
+mod browse;
 mod bulk;
 mod clear;
 mod counters_sets;
@@ -87,6 +89,7 @@ use self::namespaces::Namespaces;
 use self::policy::Policy;
 use self::removal::ListenerSlot;
 use super::CacheBackend;
+use super::browse::{EntryInfo, KeyPage, NamespaceList};
 use crate::batch::{EntryList, KeyList};
 use crate::clock::Clock;
 use crate::config::{EvictionPolicy, MemoryConfig};
@@ -124,6 +127,8 @@ pub struct MemoryTable {
     /// The namespaces with a time to idle (`memory/idle.rs`), read when a namespace's table
     /// is created.
     idle: IdleTimes,
+    /// Key lists of admin listings in progress (`memory/browse.rs`).
+    walks: browse::Walks,
 }
 
 impl MemoryTable {
@@ -171,6 +176,7 @@ impl MemoryTable {
             item_hasher: foldhash::fast::FixedState::with_seed(0x0e71_c7ed),
             hits: StripedCount::default(),
             idle: IdleTimes::default(),
+            walks: browse::Walks::default(),
         }
     }
 
@@ -280,5 +286,26 @@ impl CacheBackend for MemoryBackend {
     }
     async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
         Ok(self.table.touch_key(ns, key))
+    }
+
+    async fn list_keys(
+        &self,
+        ns: &str,
+        pattern: Option<&Glob>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> CacheResult<KeyPage> {
+        self.table.list_keys(ns, pattern, cursor, limit).await
+    }
+    async fn inspect(
+        &self,
+        ns: &str,
+        key: &str,
+        value_bytes: Option<usize>,
+    ) -> CacheResult<Option<EntryInfo>> {
+        Ok(self.table.inspect(ns, key, value_bytes))
+    }
+    async fn namespaces(&self, _scan_limit: u64) -> CacheResult<NamespaceList> {
+        Ok(self.table.namespace_list())
     }
 }

@@ -21,6 +21,7 @@ use crate::error::{CacheError, CacheResult};
 use crate::glob::Glob;
 use crate::ttl::Ttl;
 
+pub mod browse;
 mod memory;
 mod noop;
 mod redis;
@@ -33,6 +34,8 @@ pub use memory::{
 pub use noop::NoopBackend;
 pub use redis::{BreakerState, RedisBackend};
 pub use tiered::TieredBackend;
+
+pub use browse::{EntryInfo, EntryKind, KeyPage, L1Copy, NamespaceKeys, NamespaceList};
 
 /// The operations every backend implements. Object-safe: the adapter holds
 /// `Arc<dyn CacheBackend>`.
@@ -185,6 +188,52 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// The backend's errors.
     async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool>;
+
+    // What the admin interface reads (`ops/admin.rs`, types in `browse.rs`).
+
+    /// One page of at most `limit` live keys of `ns` that match `pattern` (all keys for
+    /// `None`), starting at `cursor` (`None`: the first page). See [`browse`] for the order
+    /// and the guarantees.
+    ///
+    /// # Errors
+    /// [`InvalidCursor`](crate::CacheError::InvalidCursor) for a cursor this backend did not
+    /// make; the backend's own failures.
+    async fn list_keys(
+        &self,
+        ns: &str,
+        pattern: Option<&Glob>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> CacheResult<KeyPage>;
+
+    /// Metadata of the live entry at `key` (`None` when absent or expired), with the first
+    /// `value_bytes` bytes of its value when asked for. Reading it is not a hit: it changes
+    /// nothing an eviction policy sees.
+    async fn inspect(
+        &self,
+        ns: &str,
+        key: &str,
+        value_bytes: Option<usize>,
+    ) -> CacheResult<Option<EntryInfo>>;
+
+    /// The namespaces this backend holds and their key counts. A networked backend walks its
+    /// keyspace for this and stops after `scan_limit` keys (then
+    /// [`NamespaceList::complete`] is `false`).
+    async fn namespaces(&self, scan_limit: u64) -> CacheResult<NamespaceList>;
+
+    /// Whether the backend answers (Redis: a `PING` through the circuit breaker). In-process
+    /// backends always do.
+    ///
+    /// # Errors
+    /// [`BackendUnavailable`](crate::CacheError::BackendUnavailable) when it does not.
+    async fn ping(&self) -> CacheResult<()> {
+        Ok(())
+    }
+
+    /// The circuit breaker's state, for a backend that has one (Redis, tiered).
+    fn breaker_state(&self) -> Option<BreakerState> {
+        None
+    }
 
     /// Takes the distributed lease of `(ns, key)` for `ttl_ms` unless it is held:
     /// `Some(true)` taken, `Some(false)` held elsewhere, `None` (the default) for a backend

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
+use super::browse::{EntryInfo, KeyPage, NamespaceList};
 use crate::batch::{EntryList, KeyList};
 use crate::error::CacheResult;
 use crate::glob::Glob;
@@ -73,5 +74,28 @@ impl CacheBackend for NoopBackend {
     }
     async fn touch(&self, _: &str, _: &str) -> CacheResult<bool> {
         Ok(false)
+    }
+    async fn list_keys(
+        &self,
+        _: &str,
+        _: Option<&Glob>,
+        cursor: Option<&str>,
+        _: usize,
+    ) -> CacheResult<KeyPage> {
+        match cursor {
+            None => Ok(KeyPage::default()),
+            Some(_) => Err(super::browse::bad_cursor(
+                "the noop backend holds no keys and makes no cursors",
+            )),
+        }
+    }
+    async fn inspect(&self, _: &str, _: &str, _: Option<usize>) -> CacheResult<Option<EntryInfo>> {
+        Ok(None)
+    }
+    async fn namespaces(&self, _: u64) -> CacheResult<NamespaceList> {
+        Ok(NamespaceList {
+            namespaces: Vec::new(),
+            complete: true,
+        })
     }
 }

@@ -16,6 +16,7 @@
 //! | `expire` / `touch` | `PEXPIRE` (`PERSIST` + `EXISTS` for no expiry) / `TOUCH` |
 //! | `clear` / `delete_pattern` | `SCAN MATCH … COUNT n` + `UNLINK` in batches — never `KEYS`, never `FLUSHDB` |
 //! | `clear` of a namespace with `redis.namespace_generations` | `INCR {prefix}::gen:{namespace}`; the old generation unlinked in the background (`redis/generations.rs`) |
+//! | `list_keys` / `inspect` / `namespaces` (admin) | `SCAN MATCH … COUNT` / `TYPE`, `PTTL`, `STRLEN`, `GETRANGE`, `SCARD`, `SSCAN` / `SCAN` (`redis/browse.rs`) |
 //!
 //! # Degradation
 //! Connections are [`ConnectionManager`]s, created lazily (a server that is down when the cache
@@ -41,6 +42,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::CacheBackend;
+use super::browse::{EntryInfo, KeyPage, NamespaceList};
 use crate::batch::{EntryList, KeyList};
 use crate::config::{RedisConfig, RedisMode};
 use crate::error::{CacheError, CacheResult};
@@ -48,6 +50,7 @@ use crate::glob::Glob;
 use crate::ttl::{IdleTimes, Ttl};
 
 mod breaker;
+mod browse;
 mod connection;
 mod generations;
 pub(in crate::backend) mod keys;
@@ -1573,6 +1576,37 @@ impl CacheBackend for RedisBackend {
         )
         .await
     }
+    async fn list_keys(
+        &self,
+        ns: &str,
+        pattern: Option<&Glob>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> CacheResult<KeyPage> {
+        self.list_page(ns, pattern, cursor, limit).await
+    }
+
+    async fn inspect(
+        &self,
+        ns: &str,
+        key: &str,
+        value_bytes: Option<usize>,
+    ) -> CacheResult<Option<EntryInfo>> {
+        self.inspect_key(ns, key, value_bytes).await
+    }
+
+    async fn namespaces(&self, scan_limit: u64) -> CacheResult<NamespaceList> {
+        self.namespace_scan(scan_limit).await
+    }
+
+    async fn ping(&self) -> CacheResult<()> {
+        RedisBackend::ping(self).await
+    }
+
+    fn breaker_state(&self) -> Option<BreakerState> {
+        Some(RedisBackend::breaker_state(self))
+    }
+
     fn stop(&self) {
         let stream = match self.inner.generation_stream.lock() {
             Ok(mut s) => s.take(),

@@ -38,6 +38,11 @@
 //! | Redis unreachable | a miss (`get`) or `BackendUnavailable`; with `stale_if_error_ms` > 0, an L1 entry filled at most that long ago | `BackendUnavailable`, nothing written |
 //! | stream back | L1 flushed once more, then filled again | as above |
 //!
+//! # What the admin interface sees
+//! Key pages and namespaces are L2's (the fleet's data); an entry's metadata is L2's, with
+//! what this node's L1 holds of it beside it ([`EntryInfo::l1`]), to debug a node that serves
+//! something other than Redis holds.
+//!
 //! The L1 is a [`MemoryTable`] of its own, bounded (`tiered.l1.*`); the Store and Cleanup
 //! actors own and sweep it as they do the memory backend's table. Each L1 value carries the
 //! wall-clock time it was filled, for `stale_if_error_ms`, and the namespace generation it was
@@ -53,7 +58,9 @@ use async_trait::async_trait;
 use bytes::{Buf, Bytes};
 
 use super::CacheBackend;
+use super::browse::{EntryInfo, KeyPage, L1Copy, NamespaceList};
 use super::memory::{MemoryBackend, MemoryTable};
+use super::redis::BreakerState;
 use super::redis::RedisBackend;
 use crate::batch::{EntryList, KeyList};
 use crate::config::TieredConfig;
@@ -486,5 +493,45 @@ impl CacheBackend for TieredBackend {
 
     async fn touch(&self, ns: &str, key: &str) -> CacheResult<bool> {
         self.inner.l2.touch(ns, key).await
+    }
+
+    async fn list_keys(
+        &self,
+        ns: &str,
+        pattern: Option<&Glob>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> CacheResult<KeyPage> {
+        self.inner.l2.list_keys(ns, pattern, cursor, limit).await
+    }
+
+    async fn inspect(
+        &self,
+        ns: &str,
+        key: &str,
+        value_bytes: Option<usize>,
+    ) -> CacheResult<Option<EntryInfo>> {
+        let l2 = self.inner.l2.inspect(ns, key, value_bytes).await?;
+        let l1 = self.inner.table.inspect(ns, key, None);
+        Ok(l2.map(|mut info| {
+            info.l1 = Some(L1Copy {
+                held: l1.is_some(),
+                ttl: l1.map(|e| e.ttl),
+                tracking: self.is_tracking(),
+            });
+            info
+        }))
+    }
+
+    async fn namespaces(&self, scan_limit: u64) -> CacheResult<NamespaceList> {
+        self.inner.l2.namespaces(scan_limit).await
+    }
+
+    async fn ping(&self) -> CacheResult<()> {
+        self.inner.l2.ping().await
+    }
+
+    fn breaker_state(&self) -> Option<BreakerState> {
+        Some(self.inner.l2.breaker_state())
     }
 }

@@ -15,9 +15,9 @@
 //!
 //! # Adding an operation
 //! 1. Its request type and `impl Request`, in the file of its family (`values.rs`,
-//!    `counters.rs`, `sets.rs`, `invalidation.rs`, `bulk.rs`, `lifecycle.rs`), and one line
-//!    in the `operations!` list
-//!    below (its `Op` label and, for the rpc plane, its envelope variant);
+//!    `counters.rs`, `sets.rs`, `invalidation.rs`, `bulk.rs`, `lifecycle.rs`, `admin.rs`), and
+//!    one line in the `operations!` list below (its `Op` label and, for the rpc plane, its
+//!    envelope variant);
 //! 2. the backend method(s) it calls (`backend/mod.rs` and each backend);
 //! 3. the facade method (`src/cache.rs`) that validates input and calls
 //!    `CacheService::run`.
@@ -28,6 +28,7 @@ use crate::backend::CacheBackend;
 use crate::error::CacheResult;
 use crate::faults::Faults;
 
+mod admin;
 mod bulk;
 mod counters;
 mod invalidation;
@@ -37,6 +38,7 @@ mod request;
 mod sets;
 mod values;
 
+pub use admin::{Inspect, ListKeys, ListNamespaces, Ping};
 pub use bulk::{DeleteMany, GetMany, PutMany};
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
@@ -140,6 +142,15 @@ operations! {
     Expire = "expire", carried as Expire;
     /// `touch`.
     Touch = "touch", carried as Touch;
+    // The admin interface's reads (`admin.rs`).
+    /// `keys`: one page of a namespace's keys.
+    ListKeys = "list_keys", carried as ListKeys;
+    /// `inspect`: one entry's metadata.
+    Inspect = "inspect", carried as Inspect;
+    /// `namespaces`: the namespaces a backend holds (not recorded in the statistics).
+    Namespaces = "namespaces", carried as ListNamespaces;
+    /// `ping`: whether the backend answers (not recorded in the statistics).
+    Ping = "ping", carried as Ping;
     /// Take `get_or_store`'s distributed lease (internal: `get_or_store` records the call).
     TakeLease = "take_lease", carried as TakeLease;
     /// Release the distributed lease (internal).
