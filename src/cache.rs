@@ -225,7 +225,7 @@ impl Cache {
         ttl: impl Into<Ttl>,
     ) -> CacheResult<()> {
         check_key(key)?;
-        let ttl = ttl.into().validate()?;
+        let ttl = self.write_ttl(ttl.into())?;
         let raw = self.encode(value)?;
         self.service
             .run(&self.ns, key, ops::Put { value: raw, ttl })
@@ -284,7 +284,7 @@ impl Cache {
         ttl_on_create: impl Into<Ttl>,
     ) -> CacheResult<i64> {
         check_key(key)?;
-        let ttl = ttl_on_create.into().validate()?;
+        let ttl = self.write_ttl(ttl_on_create.into())?;
         self.service
             .run(
                 &self.ns,
@@ -320,7 +320,7 @@ impl Cache {
         let raw = self.encode(member)?;
         let req = ops::AddToSet {
             member: raw,
-            ttl_on_create: self.default_ttl,
+            ttl_on_create: self.write_ttl(self.default_ttl)?,
         };
         self.service.run(&self.ns, key, req).await
     }
@@ -453,6 +453,11 @@ impl Cache {
 }
 
 impl Cache {
+    /// The TTL a write sends: validated, then spread by `ttl_jitter`.
+    pub(crate) fn write_ttl(&self, ttl: Ttl) -> CacheResult<Ttl> {
+        Ok(ttl.validate()?.jittered(self.service.ttl_jitter()))
+    }
+
     /// Encodes a value or set member, refusing it past `memory.max_value_bytes` before it is
     /// copied or sent, and refusing nesting the decoder could not read back.
     pub(crate) fn encode<T: Serialize + ?Sized>(&self, value: &T) -> CacheResult<bytes::Bytes> {

@@ -177,7 +177,7 @@ impl Cache {
         Fut: Future<Output = Result<T, E>>,
     {
         check_key(key)?;
-        let ttl = options.ttl.unwrap_or(self.default_ttl).validate()?;
+        let ttl = self.write_ttl(options.ttl.unwrap_or(self.default_ttl))?;
         let wait = options.wait_timeout.unwrap_or(self.wait_timeout());
         let started = self.ns.start();
         let r = async {
@@ -232,7 +232,11 @@ impl Cache {
             .ok_or_else(|| CacheError::InvalidTtl {
                 reason: "get_or_refresh needs a finite ttl (the default ttl is never)".into(),
             })?;
-        Ttl::After(ttl).validate()?;
+        // The jittered TTL is the refresh plan's: freshness and expiry spread alike.
+        let ttl = match self.write_ttl(Ttl::After(ttl))? {
+            Ttl::After(d) => d,
+            Ttl::Never => ttl,
+        };
         let stale_for = options
             .stale_for
             .unwrap_or(Duration::from_millis(self.stampede.stale_for_ms));
@@ -361,7 +365,7 @@ impl Cache {
                         .into());
                     };
                     return self
-                        .lead(key, guard, generator, encode_for_store, ttl)
+                        .lead_fleet(key, wait, guard, generator, encode_for_store, ttl)
                         .await;
                 }
                 Join::Waiter(mut rx) => {
@@ -395,6 +399,111 @@ impl Cache {
                 }
             }
         }
+    }
+
+    /// This node's leader of a key's flight: on a backend shared by other nodes, takes the
+    /// key's lease first (`stampede.distributed`). Taken: runs the generator, stores, releases.
+    /// Held by another node: polls for its value (backoff 2 ms doubling to 50 ms), taking the
+    /// lease over if it is let go (its holder failed, died or hung past `stampede.lease_ms`)
+    /// before a value appears, and running the generator itself once `wait` has passed: never
+    /// an error the caller did not ask for. Redis unreachable: the local single flight alone.
+    async fn lead_fleet<T, E, F, Fut>(
+        &self,
+        key: &str,
+        wait: Duration,
+        guard: LeaderGuard,
+        generator: F,
+        encode_for_store: impl Fn(&T) -> Result<bytes::Bytes, CacheError>,
+        ttl: Ttl,
+    ) -> Result<T, GetOrStoreError<E>>
+    where
+        T: Serialize + DeserializeOwned,
+        E: Display,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if !self.stampede.distributed {
+            return self
+                .lead(key, guard, generator, encode_for_store, ttl)
+                .await;
+        }
+        let token = fastrand::u64(1..);
+        let take = ops::TakeLease {
+            token,
+            ttl_ms: self.stampede.lease_ms,
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut backoff = Duration::from_millis(2);
+        let mut waited = false;
+        loop {
+            match self.service.dispatch(&self.ns, key, take).await {
+                Ok(None) => {
+                    return self
+                        .lead(key, guard, generator, encode_for_store, ttl)
+                        .await;
+                }
+                Err(e) => {
+                    self.ns.flight_event(FlightEvent::LeaseFallback);
+                    tracing::debug!(namespace = %self.ns.name(), key, error = %e, "lease unavailable: local single flight only");
+                    return self
+                        .lead(key, guard, generator, encode_for_store, ttl)
+                        .await;
+                }
+                Ok(Some(true)) => {
+                    if waited {
+                        self.ns.flight_event(FlightEvent::LeaseTakeover);
+                    }
+                    // The holder before us may have stored its value just before letting go.
+                    let r = match self.fresh_value::<T>(key).await {
+                        Some((v, plain)) => {
+                            guard.finish(FlightState::Done(plain));
+                            Ok(v)
+                        }
+                        None => {
+                            self.lead(key, guard, generator, encode_for_store, ttl)
+                                .await
+                        }
+                    };
+                    let release = ops::ReleaseLease { token };
+                    let _ = self.service.dispatch(&self.ns, key, release).await;
+                    return r;
+                }
+                Ok(Some(false)) => {
+                    if !waited {
+                        self.ns.flight_event(FlightEvent::LeaseWait);
+                        waited = true;
+                    }
+                    let now = tokio::time::Instant::now();
+                    if now >= deadline {
+                        self.ns.flight_event(FlightEvent::LeaseWaitTimeout);
+                        return self
+                            .lead(key, guard, generator, encode_for_store, ttl)
+                            .await;
+                    }
+                    tokio::time::sleep(backoff.min(deadline - now)).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(50));
+                    if let Some((v, plain)) = self.fresh_value::<T>(key).await {
+                        guard.finish(FlightState::Done(plain));
+                        return Ok(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The key's fresh value and its plain JSON (for this node's waiters), if one is stored.
+    async fn fresh_value<T: DeserializeOwned>(&self, key: &str) -> Option<(T, bytes::Bytes)> {
+        let raw = self
+            .service
+            .dispatch(&self.ns, key, ops::Get)
+            .await
+            .ok()??;
+        let v = self.decode_fresh::<T>(&raw).ok()??;
+        let plain = match codec::unwrap(&raw) {
+            Some(env) => bytes::Bytes::copy_from_slice(env.value),
+            None => raw,
+        };
+        Some((v, plain))
     }
 
     /// Runs the generator as the flight's leader, stores an `Ok` value, ends the flight.
@@ -488,6 +597,25 @@ impl Cache {
                 guard.finish(FlightState::Abandoned);
                 return;
             }
+            // Across nodes one refresh is enough: if another node holds the key's lease, it is
+            // refreshing (or generating) the value; this node keeps serving what it has.
+            let token = fastrand::u64(1..);
+            let lease = if cache.stampede.distributed {
+                let take = ops::TakeLease {
+                    token,
+                    ttl_ms: cache.stampede.lease_ms,
+                };
+                cache.service.dispatch(&cache.ns, &key, take).await
+            } else {
+                Ok(None)
+            };
+            if matches!(lease, Ok(Some(false))) {
+                guard.finish(FlightState::Abandoned);
+                return;
+            }
+            // Released when the refresh ends; a refresh cancelled or panicking midway leaves the
+            // lease to expire after `stampede.lease_ms`.
+            let taken = matches!(lease, Ok(Some(true)));
             cache.ns.flight_event(FlightEvent::Refresh);
             let started = cache.ns.start_generator();
             let result = generator().await;
@@ -516,6 +644,10 @@ impl Cache {
                     cache.ns.flight_event(FlightEvent::RefreshFailed);
                     tracing::warn!(namespace = %cache.ns.name(), key = %key, error = %e, "background refresh failed; keeping the stale value until its grace period ends");
                 }
+            }
+            if taken {
+                let release = ops::ReleaseLease { token };
+                let _ = cache.service.dispatch(&cache.ns, &key, release).await;
             }
         });
     }

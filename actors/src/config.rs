@@ -25,6 +25,9 @@ pub struct CacheConfig {
     pub default_adapter: AdapterKind,
     /// TTL of entries written without an explicit one: whole seconds, or `"never"`.
     pub default_ttl_seconds: DefaultTtl,
+    /// Spreads every write's finite TTL uniformly within ±this fraction of itself (0.1 = ±10 %),
+    /// so entries written together do not expire together; 0 (the default) keeps TTLs exact.
+    pub ttl_jitter: f64,
     /// How long a facade call waits for the actors (including restarts) before it returns
     /// `Timeout` or `Unavailable`. An unanswered call is noticed at the next tick of the
     /// deadline alarm: a tenth of this value, between 1 and 100 ms, later at most.
@@ -55,6 +58,7 @@ impl Default for CacheConfig {
             enabled: true,
             default_adapter: AdapterKind::Memory,
             default_ttl_seconds: DefaultTtl(Ttl::After(Duration::from_secs(3600))),
+            ttl_jitter: 0.0,
             call_timeout_ms: 5_000,
             adapter: AdapterConfig::default(),
             memory: MemoryConfig::default(),
@@ -525,6 +529,14 @@ pub struct StampedeConfig {
     /// Default refresh-ahead for `get_or_refresh`: a hit in the last fraction of the TTL
     /// (e.g. 0.1) starts one background refresh. 0 = off.
     pub refresh_ahead: f64,
+    /// On a backend shared by several nodes (redis, tiered): a node's leader takes a lease in
+    /// Redis before it runs a generator, and leaders on other nodes wait for its value, so a
+    /// cold key runs its generator once fleet-wide. No effect on the memory backend.
+    pub distributed: bool,
+    /// How long a lease lasts if its holder never releases it (a node that died or hangs);
+    /// then one waiting node takes over. Longer than a generator usually runs: a generator
+    /// that outlives it may run a second time on another node.
+    pub lease_ms: u64,
 }
 
 impl Default for StampedeConfig {
@@ -533,6 +545,8 @@ impl Default for StampedeConfig {
             wait_timeout_ms: 10_000,
             stale_for_ms: 0,
             refresh_ahead: 0.0,
+            distributed: true,
+            lease_ms: 5_000,
         }
     }
 }
@@ -670,6 +684,13 @@ impl CacheConfig {
                 message: e.to_string(),
             });
         }
+        if !(0.0..1.0).contains(&self.ttl_jitter) {
+            return Err(CacheError::Config {
+                key: "ttl_jitter".into(),
+                value: self.ttl_jitter.to_string(),
+                message: "a fraction of the TTL: at least 0.0 (off) and below 1.0".into(),
+            });
+        }
         positive("call_timeout_ms", self.call_timeout_ms)?;
         positive(
             "memory.cleanup_interval_ms",
@@ -703,6 +724,7 @@ impl CacheConfig {
             self.tiered.validate()?;
         }
         positive("stampede.wait_timeout_ms", self.stampede.wait_timeout_ms)?;
+        positive("stampede.lease_ms", self.stampede.lease_ms)?;
         let ahead = self.stampede.refresh_ahead;
         if !(0.0..1.0).contains(&ahead) {
             return Err(CacheError::Config {

@@ -295,6 +295,11 @@ impl CacheService {
         &self.inner.flights
     }
 
+    /// The `ttl_jitter` fraction writes spread their TTLs by.
+    pub fn ttl_jitter(&self) -> f64 {
+        self.inner.args.config.ttl_jitter
+    }
+
     /// The largest encoded value or set member the cache stores (`memory.max_value_bytes`).
     pub fn max_value_bytes(&self) -> usize {
         self.inner.args.config.memory.max_value_bytes

@@ -33,9 +33,19 @@ pub enum FlightEvent {
     RefreshFailed,
     /// A waiter gave up after its wait timeout.
     WaitTimeout,
+    /// This node's leader found another node's lease and waited for its value.
+    LeaseWait,
+    /// This node took a key's lease over after its holder let it go (failed, expired) without
+    /// storing a value.
+    LeaseTakeover,
+    /// The distributed lease could not be taken (Redis unreachable): the node ran the
+    /// generator under its local single flight only.
+    LeaseFallback,
+    /// A wait for another node's value timed out; this node ran the generator itself.
+    LeaseWaitTimeout,
 }
 
-const FLIGHT_EVENTS: usize = 5;
+const FLIGHT_EVENTS: usize = 9;
 
 impl FlightEvent {
     const ALL: [FlightEvent; FLIGHT_EVENTS] = [
@@ -44,6 +54,10 @@ impl FlightEvent {
         FlightEvent::Refresh,
         FlightEvent::RefreshFailed,
         FlightEvent::WaitTimeout,
+        FlightEvent::LeaseWait,
+        FlightEvent::LeaseTakeover,
+        FlightEvent::LeaseFallback,
+        FlightEvent::LeaseWaitTimeout,
     ];
 
     /// The `event` label value.
@@ -54,11 +68,15 @@ impl FlightEvent {
             FlightEvent::Refresh => "refresh",
             FlightEvent::RefreshFailed => "refresh_failed",
             FlightEvent::WaitTimeout => "wait_timeout",
+            FlightEvent::LeaseWait => "lease_wait",
+            FlightEvent::LeaseTakeover => "lease_takeover",
+            FlightEvent::LeaseFallback => "lease_fallback",
+            FlightEvent::LeaseWaitTimeout => "lease_wait_timeout",
         }
     }
 }
 
-/// When an operation started, if durations are being measured (see [`NsStats::start`]).
+/// When an operation started, if durations are being measured (see [`NsCounts::start`]).
 pub type Started = Option<quanta::Instant>;
 
 /// Number of counter stripes per namespace.
@@ -299,7 +317,7 @@ impl NsStats {
 }
 
 impl NsCounts {
-    /// A start time for [`NsStats::record`] when this operation's latency is to be sampled
+    /// A start time for [`NsCounts::record`] when this operation's latency is to be sampled
     /// (one in `metrics.latency_sample_every` per thread, and only when metrics are exported),
     /// `None` otherwise: unsampled operations never read the clock.
     #[inline]
@@ -326,7 +344,7 @@ impl NsCounts {
     /// Records one operation's outcome (and its duration when `started` is given).
     ///
     /// The count goes to this thread's stripe only; the `operations_total` counters are
-    /// published from these counts by the MetricsReporter ([`NsStats::publish`]), so the hot
+    /// published from these counts by the MetricsReporter ([`NsCounts::publish`]), so the hot
     /// path never touches a counter shared with other threads.
     #[inline]
     pub fn record(&self, op: Op, status: Status, started: Started) {
@@ -392,7 +410,7 @@ impl NsCounts {
         }
     }
 
-    /// Records how long a generator ran (`started` from [`NsStats::start`]).
+    /// Records how long a generator ran (`started` from [`NsCounts::start`]).
     pub fn generator_time(&self, started: Option<quanta::Instant>) {
         if let Some(t) = started {
             self.generator

@@ -71,6 +71,20 @@ impl Ttl {
         }
     }
 
+    /// This TTL spread uniformly within ±`fraction` of itself (`ttl_jitter`), so entries
+    /// written together do not all expire together; at least 1 ms and at most [`MAX_TTL`].
+    /// [`Ttl::Never`] and a `fraction` of 0 are returned unchanged.
+    pub fn jittered(self, fraction: f64) -> Ttl {
+        match self {
+            Ttl::After(d) if fraction > 0.0 => {
+                let factor = 1.0 + fraction * (2.0 * fastrand::f64() - 1.0);
+                let ms = (d.as_secs_f64() * 1000.0 * factor).round().max(1.0);
+                Ttl::After(Duration::from_millis(ms as u64).min(MAX_TTL))
+            }
+            other => other,
+        }
+    }
+
     /// The absolute expiry (clock milliseconds) for an entry written at `now_ms`.
     pub fn expires_at(self, now_ms: u64) -> Option<u64> {
         self.as_millis().map(|ms| now_ms.saturating_add(ms))
@@ -92,6 +106,19 @@ mod tests {
         assert!(Ttl::After(Duration::MAX).validate().is_err());
         assert!(Ttl::After(Duration::ZERO).validate().is_err());
         assert_eq!(Ttl::Never.validate().unwrap(), Ttl::Never);
+        // Jitter stays within its fraction and the bounds.
+        let base = Ttl::After(Duration::from_secs(100));
+        let spread: Vec<u64> = (0..1000)
+            .map(|_| base.jittered(0.1).as_millis().unwrap())
+            .collect();
+        assert!(spread.iter().all(|ms| (90_000..=110_000).contains(ms)));
+        assert!(spread.iter().any(|&ms| ms != spread[0]));
+        assert_eq!(base.jittered(0.0), base);
+        assert_eq!(Ttl::Never.jittered(0.5), Ttl::Never);
+        assert!(
+            Ttl::MAX.jittered(0.5).validate().is_ok(),
+            "capped at the maximum"
+        );
         // Within Redis's i64 milliseconds with room to spare.
         assert!(Ttl::MAX.as_millis().unwrap() < (i64::MAX as u64) / 1000);
     }

@@ -121,4 +121,27 @@ pub trait CacheBackend: Send + Sync + fmt::Debug + 'static {
 
     /// Removes the keys of `ns` matching `pattern`; returns how many live entries went.
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64>;
+
+    /// Takes the distributed lease of `(ns, key)` for `ttl_ms` unless it is held:
+    /// `Some(true)` taken, `Some(false)` held elsewhere, `None` (the default) for a backend
+    /// whose data no other node shares.
+    async fn take_lease(
+        &self,
+        _ns: &str,
+        _key: &str,
+        _token: u64,
+        _ttl_ms: u64,
+    ) -> CacheResult<Option<bool>> {
+        Ok(None)
+    }
+
+    /// Releases the lease of `(ns, key)` if `token` still holds it.
+    async fn release_lease(&self, _ns: &str, _key: &str, _token: u64) -> CacheResult<()> {
+        Ok(())
+    }
+
+    /// Whether the lease of `(ns, key)` is held (`None` without leases).
+    async fn lease_held(&self, _ns: &str, _key: &str) -> CacheResult<Option<bool>> {
+        Ok(None)
+    }
 }

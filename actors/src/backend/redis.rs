@@ -74,6 +74,14 @@ end
 return v
 ";
 
+/// Deletes a lease only if the caller's token still holds it.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 /// What kind of entry an operation works on (to name the kinds in a `WrongType` error).
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -141,6 +149,7 @@ struct Inner {
     breaker: Breaker,
     log: LogLimiter,
     sadd: Script,
+    release: Script,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -218,6 +227,7 @@ impl RedisBackend {
                 ),
                 log: LogLimiter::new(Duration::from_millis(config.error_log_interval_ms)),
                 sadd: Script::new(SADD_SCRIPT),
+                release: Script::new(RELEASE_SCRIPT),
             }),
         };
         tracing::info!(backend = NAME, url = %backend.inner.url, key_prefix = %config.key_prefix, pool_size = config.pool_size, "redis backend configured");
@@ -905,10 +915,81 @@ impl CacheBackend for RedisBackend {
                     .await
             }
             None => {
-                self.scan_unlink("clear", keys.all_pattern(), |_| true)
+                // The cache's own keys (leases, which expire by themselves; namespace
+                // generations, which must outlive every entry) are neither removed nor counted.
+                let internal = keys.internal_start();
+                let internal = internal.as_bytes();
+                self.scan_unlink("clear", keys.all_pattern(), |k| !k.starts_with(internal))
                     .await
             }
         }
+    }
+
+    async fn take_lease(
+        &self,
+        ns: &str,
+        key: &str,
+        token: u64,
+        ttl_ms: u64,
+    ) -> CacheResult<Option<bool>> {
+        let k = &self.inner.keys.lease_key(ns, key);
+        let taken: Option<String> = self
+            .call(
+                "take_lease",
+                Kind::Value,
+                false,
+                Some(k.as_str()),
+                |mut c| async move {
+                    ::redis::cmd("SET")
+                        .arg(k)
+                        .arg(token)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ttl_ms.max(1))
+                        .query_async(&mut c)
+                        .await
+                },
+            )
+            .await?;
+        Ok(Some(taken.is_some()))
+    }
+
+    async fn release_lease(&self, ns: &str, key: &str, token: u64) -> CacheResult<()> {
+        let k = &self.inner.keys.lease_key(ns, key);
+        let script = &self.inner.release;
+        self.call(
+            "release_lease",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                script
+                    .key(k)
+                    .arg(token.to_string())
+                    .invoke_async::<u64>(&mut c)
+                    .await
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn lease_held(&self, ns: &str, key: &str) -> CacheResult<Option<bool>> {
+        let k = &self.inner.keys.lease_key(ns, key);
+        self.call(
+            "lease_held",
+            Kind::Value,
+            true,
+            Some(k.as_str()),
+            |mut c| async move {
+                ::redis::cmd("EXISTS")
+                    .arg(k)
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map(|n| Some(n > 0))
+            },
+        )
+        .await
     }
 
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64> {

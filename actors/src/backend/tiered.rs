@@ -324,6 +324,24 @@ impl CacheBackend for TieredBackend {
         r
     }
 
+    async fn take_lease(
+        &self,
+        ns: &str,
+        key: &str,
+        token: u64,
+        ttl_ms: u64,
+    ) -> CacheResult<Option<bool>> {
+        self.inner.l2.take_lease(ns, key, token, ttl_ms).await
+    }
+
+    async fn release_lease(&self, ns: &str, key: &str, token: u64) -> CacheResult<()> {
+        self.inner.l2.release_lease(ns, key, token).await
+    }
+
+    async fn lease_held(&self, ns: &str, key: &str) -> CacheResult<Option<bool>> {
+        self.inner.l2.lease_held(ns, key).await
+    }
+
     async fn delete_pattern(&self, ns: &str, pattern: &Glob) -> CacheResult<u64> {
         let r = self.inner.l2.delete_pattern(ns, pattern).await;
         self.inner.coherence.bump_epoch();

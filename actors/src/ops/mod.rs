@@ -29,12 +29,14 @@ use crate::faults::Faults;
 
 mod counters;
 mod invalidation;
+mod leases;
 mod request;
 mod sets;
 mod values;
 
 pub use counters::Increment;
 pub use invalidation::{ALL_KEYS, Clear, DeletePattern};
+pub use leases::{LeaseHeld, ReleaseLease, TakeLease};
 pub use request::{Carry, Envelope, Request, Retry, Route};
 pub use sets::{AddToSet, IsMember, RemoveFromSet, SetMembers};
 pub use values::{Delete, Exists, Get, Put, TtlOf};
@@ -122,6 +124,12 @@ operations! {
     /// `get_or_store`: hit when cached, miss when the generator ran (composed by the facade
     /// from `get` and `put`, so never carried itself).
     GetOrStore = "get_or_store";
+    /// Take `get_or_store`'s distributed lease (internal: `get_or_store` records the call).
+    TakeLease = "take_lease", carried as TakeLease;
+    /// Release the distributed lease (internal).
+    ReleaseLease = "release_lease", carried as ReleaseLease;
+    /// Whether the distributed lease is held (internal).
+    LeaseHeld = "lease_held", carried as LeaseHeld;
 }
 
 /// Outcome of one operation, the `status` label.

@@ -114,6 +114,9 @@ impl KeyLayout {
             .strip_prefix(self.prefix.as_bytes())?
             .strip_prefix(b":")?;
         let rest = std::str::from_utf8(rest).ok()?;
+        if rest.starts_with(':') {
+            return None; // the cache's own keys (`{prefix}::…`)
+        }
         let mut ns = String::new();
         let mut chars = rest.char_indices();
         while let Some((i, c)) = chars.next() {
@@ -124,6 +127,17 @@ impl KeyLayout {
             }
         }
         None
+    }
+
+    /// The start of the cache's own keys (leases, generations): `{prefix}::`. No user key
+    /// starts so: a namespace name is never empty.
+    pub(crate) fn internal_start(&self) -> String {
+        format!("{}::", self.prefix)
+    }
+
+    /// The lease key of `(ns, key)`: `{prefix}::lease:{escaped namespace}:{key}`.
+    pub(crate) fn lease_key(&self, ns: &str, key: &str) -> String {
+        format!("{}::lease:{}:{key}", self.prefix, escape_namespace(ns))
     }
 
     /// The prefix every key of this layout starts with, `{prefix}:`.
@@ -193,6 +207,7 @@ mod tests {
         assert_eq!(l.parse(b"q:default:k"), None);
         assert_eq!(l.parse(b"p:unterminated"), None);
         assert_eq!(l.parse(b"pp:default:k"), None);
+        assert_eq!(l.parse(l.lease_key("default", "k").as_bytes()), None);
     }
 
     #[test]
