@@ -73,7 +73,7 @@ use bytes::Bytes;
 use self::eviction::{Limits, ReadMode};
 use self::expiry::{BUCKET_MS, ExpiryIndex};
 use self::namespaces::Namespaces;
-use self::policy::Policy;
+use self::policy::{Policy, SampledHits};
 use self::removal::ListenerSlot;
 use super::CacheBackend;
 use crate::clock::Clock;
@@ -109,6 +109,8 @@ pub struct MemoryTable {
     item_hasher: foldhash::fast::FixedState,
     /// Hits on live entries under `lfu` (striped), the window climber's signal.
     hits: StripedCount,
+    /// Hits on the entries the window selector samples (`lfu`), until the next insert.
+    sampled_hits: SampledHits,
 }
 
 impl MemoryTable {
@@ -155,6 +157,7 @@ impl MemoryTable {
             listener: ArcSwapOption::empty(),
             item_hasher: foldhash::fast::FixedState::with_seed(0x0e71_c7ed),
             hits: StripedCount::default(),
+            sampled_hits: SampledHits::new(bounded && limits.policy == EvictionPolicy::Lfu),
         }
     }
 

@@ -35,6 +35,9 @@ pub(super) struct Entry {
     pub(super) node: u32,
     /// Hits since the policy last looked (saturating at [`MAX_HITS`]); `lfu` only.
     pub(super) hits: AtomicU8,
+    /// Whether the window selector follows this key (`lfu`; one key in `R` by hash): its
+    /// hits are reported to the policy. Fits in the entry's padding.
+    pub(super) sampled: bool,
 }
 
 #[derive(Debug)]
@@ -69,6 +72,7 @@ impl Entry {
             indexed: NO_BUCKET,
             node: NO_NODE,
             hits: AtomicU8::new(0),
+            sampled: false,
         }
     }
 
