@@ -101,3 +101,19 @@ impl Entry {
 pub(super) fn entry_size(key_len: usize, value_len: usize) -> u64 {
     (key_len + value_len + ENTRY_OVERHEAD_BYTES) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sampled_flag_fits_in_the_entry_padding() {
+        // value 32 B, expiry 8, expiry bucket 4, policy node 4, hit counter 1: 49 B, padded to
+        // 56 whether or not the selector's flag takes one of the spare bytes.
+        assert!(
+            std::mem::size_of::<Entry>() <= 56,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
+}

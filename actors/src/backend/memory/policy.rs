@@ -33,7 +33,13 @@
 //!   again, in a 1,000-entry table gives about 2 % for any window below ~60 %), the climb's
 //!   direction would be noise; there two small ghost lists decide — a sample of
 //!   the keys the window lost and of those the main queue lost, and which of them come back
-//!   (ARC's signal) — and that workload reaches LRU's 50 %.
+//!   (ARC's signal) — and that workload reaches LRU's 50 %. Above the climber, a window
+//!   selector ([`Selector`]) replays a hash sample of the keys through two shadow caches (exact
+//!   LRU, and W-TinyLFU at the climbed window) and hands the table a 99 % recency window when
+//!   LRU has clearly done better (Page's CUSUM test), back to the climber when the other has:
+//!   the recency-friendly workloads where the climber never reaches the far end of its range.
+//!   Readers report hits on the sampled entries through a lossy lock-free ring
+//!   ([`SampledHits`]).
 //! - **`reject`**: no queues and no per-entry metadata; the mutex only keeps the entry count
 //!   exact.
 //!
@@ -48,9 +54,14 @@
 //!   +0.1 to +2.1 and w106 +0.04 to +0.8), costs up to 0.5 on others (Zipf 0.9 at 1,000,
 //!   scarab-recs at 25,000), and costs the held-out vaultservice at 48 entries 3.5 points
 //!   (7.44 → 3.97 %, LRU 33.21 %): a key read twice and never again is kept for a lap it no
-//!   longer needs. The policy still falls more than a point below LRU on 7 of the 49 trace
-//!   rows of `benches/hit_ratio.rs` (recency-friendly rows that need a 75–99 % window the
-//!   climber does not reach; `docs/PERFORMANCE.md`).
+//!   longer needs. That left 7 of the 49 trace rows more than a point below LRU
+//!   (recency-friendly rows that need a 75–99 % window the climber does not reach).
+//! - The window selector (issue 23, second round) took those 7 to 1 (scarab-recs at 65,000,
+//!   −3.3: its sampled evidence, 1 key in 64, does not reach the threshold within the trace)
+//!   and vaultservice at 48 from 3.97 % to 32.8 %. Its shadows are paired (the same sampled
+//!   accesses replayed through both configurations), which the climber's successive samples
+//!   are not; the threshold is what keeps it from switching on a workload's phases (zigzag at
+//!   512 switched 46 times at half of it). Numbers in `docs/PERFORMANCE.md`.
 //! - CLOCK instead of LRU queues keeps reads off the mutex, so a get-hit costs the same as on
 //!   an unbounded table (`benches/sweep_latency.rs`), below moka's.
 //! - The climber gains 3–6 points on OLTP and 1–4 on sprite over a fixed 1 % window. Its first
