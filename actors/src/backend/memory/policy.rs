@@ -139,8 +139,9 @@ impl SampledHits {
         }
     }
 
-    /// Reports a hit on the sampled entry of policy node `node`.
-    #[inline]
+    /// Reports a hit on the sampled entry of policy node `node`. Not inlined: the read path
+    /// keeps only the flag test, the same size for the tables that sample nothing.
+    #[inline(never)]
     pub(crate) fn push(&self, node: u32) {
         if self.slots.is_empty() {
             return;
@@ -645,8 +646,9 @@ impl Policy {
     }
 }
 
-// Every constant below has a sensitivity check in `docs/PERFORMANCE.md` ("Sensitivity of the
-// `lfu` constants"): the hit-ratio table with that constant at 0.5× and 2× its value.
+// Every constant below (and the selector's, further down) has a sensitivity check in
+// `docs/PERFORMANCE.md` ("Sensitivity (±2× each constant)"): the hit-ratio table with that
+// constant at 0.5× and 2× its value.
 
 /// The window's share of the entries before the climber moves it: moka's fixed 1 % and
 /// Caffeine's starting point (the W-TinyLFU paper's recommended window), so before the
