@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench dataplane                  # 40 rounds of 30 ms windows per subject
 //! cargo bench --bench dataplane -- --rounds 80   # more rounds, tighter ranges
+//! cargo bench --bench dataplane -- --max-entries 1000   # bounded, `lfu` (every key sampled)
 //! ```
 //!
 //! Why a separate loop beside `suite.rs`: the suite sweeps task counts, sizes and runtimes, so
@@ -68,11 +69,13 @@ struct Subjects {
 }
 
 impl Subjects {
-    async fn start() -> Subjects {
+    /// `max_entries` 0: the default unbounded table; otherwise bounded under `lfu`.
+    async fn start(max_entries: u64) -> Subjects {
         let config = |mode| {
             let mut c = CacheConfig::default();
             c.adapter.mode = mode;
             c.adapter.partitions = 1;
+            c.memory.max_entries = max_entries;
             c
         };
         let s = Subjects {
@@ -232,10 +235,16 @@ fn main() {
     // Without `--bench` (e.g. `cargo test --benches`): prove it runs, measure nothing.
     let rounds = arg("--rounds").unwrap_or(if bench { 40 } else { 1 }) as usize;
     let window = Duration::from_millis(arg("--window-ms").unwrap_or(if bench { 30 } else { 1 }));
+    let max_entries = arg("--max-entries").unwrap_or(0);
 
     println!(
-        "# dataplane: {rounds} rounds x {} ms per subject, one caller task, 64 B values",
-        window.as_millis()
+        "# dataplane: {rounds} rounds x {} ms per subject, one caller task, 64 B values, {}",
+        window.as_millis(),
+        if max_entries == 0 {
+            "unbounded table".to_string()
+        } else {
+            format!("max_entries {max_entries} (lfu)")
+        }
     );
     for (label, rt) in [
         (
@@ -251,7 +260,7 @@ fn main() {
         ),
     ] {
         let rt = rt.expect("runtime");
-        let s = Arc::new(rt.block_on(Subjects::start()));
+        let s = Arc::new(rt.block_on(Subjects::start(max_entries)));
         let mut ns: Vec<Vec<f64>> = vec![Vec::new(); WHO.len()];
         for _ in 0..rounds {
             for (w, who) in WHO.iter().enumerate() {

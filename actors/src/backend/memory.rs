@@ -86,7 +86,7 @@ use bytes::Bytes;
 use self::eviction::{Limits, ReadMode};
 use self::expiry::{BUCKET_MS, ExpiryIndex};
 use self::namespaces::Namespaces;
-use self::policy::Policy;
+use self::policy::{Policy, SampledHits};
 use self::removal::ListenerSlot;
 use super::CacheBackend;
 use super::browse::{EntryInfo, KeyPage, NamespaceList};
@@ -129,6 +129,8 @@ pub struct MemoryTable {
     idle: IdleTimes,
     /// Key lists of admin listings in progress (`memory/browse.rs`).
     walks: browse::Walks,
+    /// Hits on the entries the window selector samples (`lfu`), until the next insert.
+    sampled_hits: SampledHits,
 }
 
 impl MemoryTable {
@@ -177,6 +179,7 @@ impl MemoryTable {
             hits: StripedCount::default(),
             idle: IdleTimes::default(),
             walks: browse::Walks::default(),
+            sampled_hits: SampledHits::new(bounded && limits.policy == EvictionPolicy::Lfu),
         }
     }
 

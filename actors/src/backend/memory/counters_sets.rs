@@ -113,7 +113,9 @@ impl MemoryTable {
         let reserved = self.reserve(t, size as i64)?;
         let key: Arc<str> = Arc::from(key);
         let mut e = Entry::new(value, expires_at(now));
-        e.node = p.insert(t.id, &key, self.item_hash(t.id, &key));
+        let hash = self.item_hash(t.id, &key);
+        e.node = p.insert(t.id, &key, hash);
+        e.sampled = p.shadow_sampled(hash);
         self.schedule(t.id, &key, &mut e);
         self.settle(t, size as i64, reserved);
         t.entries.fetch_add(1, Ordering::Relaxed);

@@ -35,6 +35,9 @@ pub(super) struct Entry {
     pub(super) node: u32,
     /// Hits since the policy last looked (saturating at [`MAX_HITS`]); `lfu` only.
     pub(super) hits: AtomicU8,
+    /// Whether the window selector follows this key (`lfu`; one key in `R` by hash): its
+    /// hits are reported to the policy. Fits in the entry's padding.
+    pub(super) sampled: bool,
 }
 
 #[derive(Debug)]
@@ -69,6 +72,7 @@ impl Entry {
             indexed: NO_BUCKET,
             node: NO_NODE,
             hits: AtomicU8::new(0),
+            sampled: false,
         }
     }
 
@@ -96,4 +100,20 @@ impl Entry {
 #[inline]
 pub(super) fn entry_size(key_len: usize, value_len: usize) -> u64 {
     (key_len + value_len + ENTRY_OVERHEAD_BYTES) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sampled_flag_fits_in_the_entry_padding() {
+        // value 32 B, expiry 8, expiry bucket 4, policy node 4, hit counter 1: 49 B, padded to
+        // 56 whether or not the selector's flag takes one of the spare bytes.
+        assert!(
+            std::mem::size_of::<Entry>() <= 56,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
 }

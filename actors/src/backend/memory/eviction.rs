@@ -191,6 +191,7 @@ impl MemoryTable {
             max_bytes,
             policy,
         } = self.limits;
+        p.replay_sampled_hits(&self.sampled_hits, self);
         loop {
             let entries = p.len() + 1;
             let bytes = self.bytes.load(Ordering::Relaxed).max(0) as u64 + size;
@@ -237,6 +238,9 @@ impl MemoryTable {
             ReadMode::Hits => {
                 e.hit();
                 self.hits.add_one();
+                if e.sampled {
+                    self.sampled_hits.push(e.node);
+                }
                 None
             }
             ReadMode::Lru => Some((e.node, Arc::as_ptr(key) as *const u8 as usize)),

@@ -33,7 +33,13 @@
 //!   again, in a 1,000-entry table gives about 2 % for any window below ~60 %), the climb's
 //!   direction would be noise; there two small ghost lists decide — a sample of
 //!   the keys the window lost and of those the main queue lost, and which of them come back
-//!   (ARC's signal) — and that workload reaches LRU's 50 %.
+//!   (ARC's signal) — and that workload reaches LRU's 50 %. Above the climber, a window
+//!   selector ([`Selector`]) replays a hash sample of the keys through two shadow caches (exact
+//!   LRU, and W-TinyLFU at the climbed window) and hands the table a 99 % recency window when
+//!   LRU has clearly done better (Page's CUSUM test), back to the climber when the other has:
+//!   the recency-friendly workloads where the climber never reaches the far end of its range.
+//!   Readers report hits on the sampled entries through a lossy lock-free ring
+//!   ([`SampledHits`]).
 //! - **`reject`**: no queues and no per-entry metadata; the mutex only keeps the entry count
 //!   exact.
 //!
@@ -48,9 +54,14 @@
 //!   +0.1 to +2.1 and w106 +0.04 to +0.8), costs up to 0.5 on others (Zipf 0.9 at 1,000,
 //!   scarab-recs at 25,000), and costs the held-out vaultservice at 48 entries 3.5 points
 //!   (7.44 → 3.97 %, LRU 33.21 %): a key read twice and never again is kept for a lap it no
-//!   longer needs. The policy still falls more than a point below LRU on 7 of the 49 trace
-//!   rows of `benches/hit_ratio.rs` (recency-friendly rows that need a 75–99 % window the
-//!   climber does not reach; `docs/PERFORMANCE.md`).
+//!   longer needs. That left 7 of the 49 trace rows more than a point below LRU
+//!   (recency-friendly rows that need a 75–99 % window the climber does not reach).
+//! - The window selector (issue 23, second round) took those 7 to 1 (scarab-recs at 65,000,
+//!   −3.3: its sampled evidence, 1 key in 64, does not reach the threshold within the trace)
+//!   and vaultservice at 48 from 3.97 % to 32.8 %. Its shadows are paired (the same sampled
+//!   accesses replayed through both configurations), which the climber's successive samples
+//!   are not; the threshold is what keeps it from switching on a workload's phases (zigzag at
+//!   512 switched 46 times at half of it). Numbers in `docs/PERFORMANCE.md`.
 //! - CLOCK instead of LRU queues keeps reads off the mutex, so a get-hit costs the same as on
 //!   an unbounded table (`benches/sweep_latency.rs`), below moka's.
 //! - The climber gains 3–6 points on OLTP and 1–4 on sprite over a fixed 1 % window. Its first
@@ -95,10 +106,50 @@
 //!   aging by lookups instead of additions (±0.2); ghosts overruling the climber whenever
 //!   they clearly disagree (OLTP at 2,000 −4; with the changes above, `loop` at 512 −21).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::config::EvictionPolicy;
+
+/// Hits on sampled entries (their policy nodes) that the table's readers report without a
+/// lock, for the window selector: a ring of [`SAMPLED_HITS`] slots written by a relaxed
+/// `fetch_add` on the cursor and a store, read back under the policy mutex at the next insert.
+/// Lossy by design: more hits than slots between two inserts (a hit rate above 99.9 % on a
+/// table shadowed whole) keep only the latest, and a slot being written while read yields its
+/// previous node.
+#[derive(Debug)]
+pub(crate) struct SampledHits {
+    slots: Box<[AtomicU32]>,
+    next: AtomicU64,
+}
+
+/// Slots of [`SampledHits`] (4 KiB a table): more than the hits between two inserts at any
+/// hit rate below 99.9 % when every key is sampled (tables under [`SHADOW_MIN`] × 2 entries).
+const SAMPLED_HITS: usize = 1024;
+
+impl SampledHits {
+    /// A ring for a bounded `lfu` table (`enabled`), or an empty one.
+    pub(crate) fn new(enabled: bool) -> Self {
+        let n = if enabled { SAMPLED_HITS } else { 0 };
+        SampledHits {
+            slots: (0..n).map(|_| AtomicU32::new(NO_NODE)).collect(),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Reports a hit on the sampled entry of policy node `node`. Not inlined: the read path
+    /// keeps only the flag test, the same size for the tables that sample nothing.
+    #[inline(never)]
+    pub(crate) fn push(&self, node: u32) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.slots[(i as usize) & (self.slots.len() - 1)].store(node, Ordering::Release);
+    }
+}
 
 /// "No policy node": the entry is not tracked (unbounded table, or the `reject` policy).
 pub(crate) const NO_NODE: u32 = u32::MAX;
@@ -167,6 +218,10 @@ pub(crate) struct Policy {
     /// Entries the table must hold before the sketch starts counting (half the capacity).
     count_from: u64,
     climber: Climber,
+    /// Chooses between the climbed window and a recency window ([`Selector`]).
+    selector: Selector,
+    /// How far [`Policy::replay_sampled_hits`] has read the table's [`SampledHits`].
+    replayed: u64,
     empty: Arc<str>,
 }
 
@@ -278,6 +333,12 @@ impl Policy {
             },
             count_from: (capacity as f64 * COUNT_FROM) as u64,
             climber: Climber::new(capacity),
+            selector: Selector::new(if kind == EvictionPolicy::Lfu {
+                capacity
+            } else {
+                0
+            }),
+            replayed: 0,
             empty: Arc::from(""),
         }
     }
@@ -294,6 +355,44 @@ impl Policy {
             + self.sketch.table.capacity() * 8
             + self.climber.ghost_w.bytes()
             + self.climber.ghost_m.bytes()
+            + self.selector.bytes()
+    }
+
+    /// Whether the window selector follows the key of sketch hash `hash`: the table marks
+    /// such entries and reports their hits ([`Policy::sampled_hit`]).
+    pub(crate) fn shadow_sampled(&self, hash: u64) -> bool {
+        self.selector.sampled(hash)
+    }
+
+    /// A hit on an entry [`Policy::shadow_sampled`] chose, reported by the table (in the order
+    /// the hits happened, before the next insert).
+    pub(crate) fn sampled_hit(&mut self, hash: u64) {
+        if self.selector.sampled(hash) {
+            self.selector.access(hash, &self.sketch);
+        }
+    }
+
+    /// Replays the hits the table collected on sampled entries since the last insert (called
+    /// under the policy mutex before each insert of a new key, so the selector sees hits and
+    /// misses in order). A node freed since its hit was reported is skipped; one reused for
+    /// another key counts the hit for that key (rare, and only noise for the selector).
+    pub(crate) fn replay_sampled_hits(&mut self, ring: &SampledHits, table: &impl Resident) {
+        let end = ring.next.load(Ordering::Acquire);
+        let start = self
+            .replayed
+            .max(end.saturating_sub(ring.slots.len() as u64));
+        for i in start..end {
+            let node = ring.slots[(i as usize) & (ring.slots.len() - 1)].load(Ordering::Relaxed);
+            let Some(n) = self.nodes.get(node as usize) else {
+                continue;
+            };
+            if n.key.is_empty() && Arc::ptr_eq(&n.key, &self.empty) {
+                continue;
+            }
+            let hash = table.hash(n.ns, &n.key);
+            self.sampled_hit(hash);
+        }
+        self.replayed = end;
     }
 
     /// Registers a new entry; returns its node (or [`NO_NODE`] under `reject`).
@@ -309,6 +408,9 @@ impl Policy {
             }
             self.sketch.increment(hash);
             self.climber.missed(hash);
+            if self.selector.sampled(hash) {
+                self.selector.access(hash, &self.sketch);
+            }
         }
         let node = Node {
             key: key.clone(),
@@ -374,8 +476,15 @@ impl Policy {
     fn victim_lfu(&mut self, table: &impl Resident) -> Option<u32> {
         // A table bounded by bytes can be full before it holds half its estimated entries.
         self.sketch.counting = true;
-        self.climber.observe(table);
-        let target = ((self.len as f64 * self.climber.window) as usize).max(1);
+        let share = if self.selector.recency {
+            self.climber.pause();
+            RECENCY_WINDOW
+        } else {
+            self.climber.observe(table);
+            self.selector.share = self.climber.window;
+            self.climber.window
+        };
+        let target = ((self.len as f64 * share) as usize).max(1);
         if self.lists[MAIN as usize].len == 0 {
             // The first eviction: everything is still in the window. Move all but the window's
             // share to the main queue, oldest first, then compete as usual.
@@ -537,8 +646,9 @@ impl Policy {
     }
 }
 
-// Every constant below has a sensitivity check in `docs/PERFORMANCE.md` ("Sensitivity of the
-// `lfu` constants"): the hit-ratio table with that constant at 0.5× and 2× its value.
+// Every constant below (and the selector's, further down) has a sensitivity check in
+// `docs/PERFORMANCE.md` ("Sensitivity (±2× each constant)"): the hit-ratio table with that
+// constant at 0.5× and 2× its value.
 
 /// The window's share of the entries before the climber moves it: moka's fixed 1 % and
 /// Caffeine's starting point (the W-TinyLFU paper's recommended window), so before the
@@ -676,6 +786,13 @@ impl Climber {
         let moved = self.trend[2 * TREND - 1].1 - self.trend[TREND - 1].1;
         (moved.abs() >= TREND_MOVE && newer < older - TREND_FALL)
             .then(|| -moved.signum() * amount.abs())
+    }
+
+    /// While the selector holds the recency window: the current sample is void, the next
+    /// one starts when the climber is back (its first sample starts afresh).
+    fn pause(&mut self) {
+        self.started = false;
+        self.prev_rate = None;
     }
 
     /// A miss (an insert of a new key): counts it, and whether a ghost remembers the key.
@@ -858,6 +975,290 @@ impl Sketch {
     }
 }
 
+/// The window's share while the selector holds the recency window: all but 1 % of the
+/// entries, so almost every entry is ordered by recency (CLOCK) and admission guards only the
+/// last 1 %. Round 1 measured the window fixed at 99 % (climber off) within a point of LRU on
+/// every row that falls more than a point below LRU (`docs/PERFORMANCE.md`).
+const RECENCY_WINDOW: f64 = 0.99;
+/// Fewest keys a shadow cache holds. The selector samples one key in `R` (a power of two, by
+/// hash) so that each shadow holds `capacity / R` keys, from this many up to twice it: a
+/// miniature simulation (Waldspurger et al., "Cache Modeling and Optimization using Miniature
+/// Simulations", USENIX ATC 2017) of a few hundred sampled keys tracks the full cache's hit
+/// ratio to about a point. Tables below 1,024 entries are shadowed whole. Larger shadows
+/// (2,048, 4,096) switched more often on the large tables and lost 3–4 points on P3 at
+/// 160,000 (`benches/hit_ratio.rs`, sensitivity table in `docs/PERFORMANCE.md`).
+const SHADOW_MIN: u64 = 512;
+/// Hits (of sampled keys) by which one shadow must have led the other, beyond
+/// [`SELECT_MARGIN`] per access, before the selector switches (the threshold of Page's CUSUM
+/// test). A switch itself costs misses — up to one fill of the cache while the contents turn
+/// over — so the evidence must be of that order: 640 is 0.6–1.25 shadow fills (512–1,023 keys).
+/// Measured on the tuned rows: 384 let zigzag at 512 switch 46 times (24.1 → 13.2 %), 512
+/// switched it once at a cost of 0.6 points; 1,024 switched sprite at 1,000 too late (−1.1
+/// below LRU).
+const SELECT_EVIDENCE: f64 = 640.0;
+/// Lead per sampled access (half a point of hit ratio) the CUSUM statistics discount: a shadow
+/// must lead by more than this on average for its statistic to grow, so two configurations
+/// within half a point of each other never switch on drift alone.
+const SELECT_MARGIN: f64 = 0.005;
+
+/// The window selector (issue 23): round 1 found the best fixed window at one end or the other
+/// on every trace (1 % for frequency-friendly ones, 75–99 % for recency-friendly ones), and the
+/// climber too slow or too noisy to get to the far end. Two shadow caches of sampled keys (hashes
+/// only) replay the workload: plain LRU (what the recency window approximates) and W-TinyLFU
+/// with the climber's current window (admission by the table's own sketch, so the shadow tracks
+/// what the table does while the climber runs, and what it would do once back). Two CUSUM
+/// statistics of their difference decide: while the climber runs, the table switches to the
+/// recency window ([`RECENCY_WINDOW`]) when the LRU shadow has led by [`SELECT_EVIDENCE`] hits
+/// (beyond [`SELECT_MARGIN`] an access); on it, the climber takes over again when the other
+/// shadow has led as clearly. The table reports hits on sampled entries through
+/// [`SampledHits`] (their misses are the policy's inserts), so reads stay lock-free.
+#[derive(Debug)]
+struct Selector {
+    /// Low bits of `hash >> 40` that must be zero for a key to be sampled (0: every key).
+    mask: u64,
+    /// The LRU shadow.
+    lru: Shadow,
+    /// The frequency shadow: its window and main part.
+    window: Shadow,
+    main: Shadow,
+    /// Whether the recency window is in use.
+    recency: bool,
+    /// The climbed window's share, which the frequency shadow mirrors (set by the policy).
+    share: f64,
+    /// CUSUM statistics (Page's test) of the LRU shadow's lead over the climbed shadow, and of
+    /// the climbed shadow's lead over the LRU shadow, in hits.
+    lead_lru: f64,
+    lead_freq: f64,
+}
+
+impl Selector {
+    fn new(capacity: u64) -> Self {
+        let mut bits = 0u32;
+        while bits < 24 && capacity >> (bits + 1) >= SHADOW_MIN {
+            bits += 1;
+        }
+        let shadow = if capacity == 0 {
+            0
+        } else {
+            (capacity >> bits).max(1) as usize
+        };
+        let window = ((shadow as f64 * INITIAL_WINDOW) as usize)
+            .max(1)
+            .min(shadow);
+        Selector {
+            mask: (1u64 << bits) - 1,
+            lru: Shadow::new(shadow),
+            window: Shadow::new(window),
+            main: Shadow::new(shadow - window),
+            recency: false,
+            share: INITIAL_WINDOW,
+            lead_lru: 0.0,
+            lead_freq: 0.0,
+        }
+    }
+
+    fn sampled(&self, hash: u64) -> bool {
+        self.lru.cap > 0 && (hash >> 40) & self.mask == 0
+    }
+
+    fn bytes(&self) -> usize {
+        self.lru.bytes() + self.window.bytes() + self.main.bytes()
+    }
+
+    /// One access of a sampled key: replays it in both shadows and updates the two CUSUM
+    /// statistics; switches when one crosses [`SELECT_EVIDENCE`].
+    fn access(&mut self, hash: u64, sketch: &Sketch) {
+        let l = f64::from(u8::from(self.lru.access(hash)));
+        let f = f64::from(u8::from(self.access_freq(hash, sketch)));
+        self.lead_lru = (self.lead_lru + l - f - SELECT_MARGIN).max(0.0);
+        self.lead_freq = (self.lead_freq + f - l - SELECT_MARGIN).max(0.0);
+        let switch = if self.recency {
+            self.lead_freq > SELECT_EVIDENCE
+        } else {
+            self.lead_lru > SELECT_EVIDENCE
+        };
+        if switch {
+            self.recency = !self.recency;
+            self.lead_lru = 0.0;
+            self.lead_freq = 0.0;
+        }
+    }
+
+    /// The frequency shadow: an LRU window of the climbed share whose oldest key, when it
+    /// overflows, enters the LRU main part if that has room or if the sketch counts it more
+    /// often than the main part's oldest key (which then leaves); otherwise it leaves. When the
+    /// share shrinks, the window's oldest keys move to the main part, as in the table.
+    fn access_freq(&mut self, hash: u64, sketch: &Sketch) -> bool {
+        if self.window.touch(hash) || self.main.touch(hash) {
+            return true;
+        }
+        let total = self.lru.cap;
+        self.window.cap = ((total as f64 * self.share) as usize).clamp(1, total);
+        self.main.cap = total - self.window.cap;
+        self.window.push(hash);
+        while self.main.len() > self.main.cap {
+            self.main.pop();
+        }
+        while self.window.len() > self.window.cap + 1 {
+            if let Some(h) = self.window.pop() {
+                self.main.push(h);
+            }
+        }
+        while self.main.len() > self.main.cap {
+            self.main.pop();
+        }
+        if self.window.len() > self.window.cap {
+            let Some(candidate) = self.window.pop() else {
+                return false;
+            };
+            if self.main.len() < self.main.cap {
+                self.main.push(candidate);
+            } else if let Some(victim) = self.main.oldest()
+                && sketch.frequency(candidate) > sketch.frequency(victim)
+            {
+                self.main.pop();
+                self.main.push(candidate);
+            }
+        }
+        false
+    }
+}
+
+/// An exact LRU list of key hashes (a shadow cache holds no values): a map from hash to slab
+/// index and an intrusive list over the slab.
+#[derive(Debug, Default)]
+struct Shadow {
+    map: HashMap<u64, u32, BuildHasherDefault<HashedKey>>,
+    /// (hash, newer, older) per slot.
+    slots: Vec<(u64, u32, u32)>,
+    free: Vec<u32>,
+    newest: u32,
+    oldest: u32,
+    cap: usize,
+}
+
+impl Shadow {
+    fn new(cap: usize) -> Self {
+        Shadow {
+            newest: NO_NODE,
+            oldest: NO_NODE,
+            cap,
+            ..Shadow::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.map.capacity() * 13 + self.slots.capacity() * 16 + self.free.capacity() * 4
+    }
+
+    fn oldest(&self) -> Option<u64> {
+        (self.oldest != NO_NODE).then(|| self.slots[self.oldest as usize].0)
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (_, newer, older) = self.slots[i as usize];
+        if newer == NO_NODE {
+            self.newest = older;
+        } else {
+            self.slots[newer as usize].2 = older;
+        }
+        if older == NO_NODE {
+            self.oldest = newer;
+        } else {
+            self.slots[older as usize].1 = newer;
+        }
+    }
+
+    fn link_newest(&mut self, i: u32) {
+        self.slots[i as usize].1 = NO_NODE;
+        self.slots[i as usize].2 = self.newest;
+        if self.newest == NO_NODE {
+            self.oldest = i;
+        } else {
+            self.slots[self.newest as usize].1 = i;
+        }
+        self.newest = i;
+    }
+
+    /// Moves `hash` to the newest end if present.
+    fn touch(&mut self, hash: u64) -> bool {
+        let Some(&i) = self.map.get(&hash) else {
+            return false;
+        };
+        self.unlink(i);
+        self.link_newest(i);
+        true
+    }
+
+    /// Adds `hash` (absent) as the newest; does not evict.
+    fn push(&mut self, hash: u64) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize].0 = hash;
+                i
+            }
+            None => {
+                self.slots.push((hash, NO_NODE, NO_NODE));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(hash, i);
+        self.link_newest(i);
+    }
+
+    /// Removes and returns the oldest hash.
+    fn pop(&mut self) -> Option<u64> {
+        let i = self.oldest;
+        if i == NO_NODE {
+            return None;
+        }
+        self.unlink(i);
+        self.free.push(i);
+        let hash = self.slots[i as usize].0;
+        self.map.remove(&hash);
+        Some(hash)
+    }
+
+    /// An LRU cache access: a hit moves the key to the newest end; a miss adds it, evicting
+    /// the oldest beyond `cap`.
+    fn access(&mut self, hash: u64) -> bool {
+        if self.touch(hash) {
+            return true;
+        }
+        if self.cap == 0 {
+            return false;
+        }
+        self.push(hash);
+        if self.len() > self.cap {
+            self.pop();
+        }
+        false
+    }
+}
+
+/// A hasher for keys that are already hashes (the sketch hash): passes them through, mixed
+/// once so the map's low bits do not depend on the sampling bits.
+#[derive(Debug, Default)]
+struct HashedKey(u64);
+
+impl std::hash::Hasher for HashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(26);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -925,5 +1326,100 @@ mod tests {
         assert_eq!(key(&p, candidate), "a");
         assert_eq!(hits, 0);
         assert_eq!(p.lists[WINDOW as usize].len, 3);
+    }
+
+    /// Replays `trace` through a policy of `capacity` entries the way the table does (a hit
+    /// bumps the entry's counter and, for a sampled key, is reported to the selector; a miss
+    /// evicts and inserts); returns the hit ratio and whether the recency window is in use.
+    fn replay(capacity: u64, trace: &[u64]) -> (f64, bool) {
+        let mut p = Policy::new(EvictionPolicy::Lfu, capacity);
+        let mut table = Fake {
+            hits: HashMap::new(),
+        };
+        let mut hits = 0usize;
+        for k in trace {
+            let k = k.to_string();
+            let hash = table.hash(0, &k);
+            if let Some(h) = table.hits.get(&k) {
+                hits += 1;
+                h.set((h.get() + 1).min(MAX_HITS));
+                if p.shadow_sampled(hash) {
+                    p.sampled_hit(hash);
+                }
+                continue;
+            }
+            while p.len() + 1 > capacity {
+                let (node, _, victim) = p.victim(&table).expect("a victim");
+                table.hits.remove(&*victim);
+                p.remove(node);
+            }
+            let arc: Arc<str> = Arc::from(k.as_str());
+            p.insert(0, &arc, hash);
+            table.hits.insert(k, Cell::new(0));
+        }
+        (hits as f64 / trace.len() as f64, p.selector.recency)
+    }
+
+    #[test]
+    fn the_selector_turns_to_recency_where_lru_wins() {
+        // Every key is requested twice, 20 requests apart, and never again (the vaultservice
+        // trace's shape): LRU with 32 entries hits every second request of a key (a third of
+        // all requests); frequency admission sees every key once when it has to decide and
+        // keeps the cache full of keys that never return.
+        let trace: Vec<u64> = (0..60_000u64)
+            .map(|i| {
+                let (block, pos) = (i / 40, i % 40);
+                block * 20 + pos % 20
+            })
+            .collect();
+        let (ratio, recency) = replay(32, &trace);
+        assert!(recency, "the selector stayed with the climber");
+        assert!(ratio > 0.45, "hit ratio {ratio:.3}, LRU gets 0.5");
+    }
+
+    #[test]
+    fn the_selector_keeps_frequency_admission_on_a_loop() {
+        // A cyclic scan just larger than the cache: LRU gets nothing, admission keeps most of
+        // the cache; the selector must not switch.
+        let trace: Vec<u64> = (0..200_000u64).map(|i| i % 600).collect();
+        let (ratio, recency) = replay(500, &trace);
+        assert!(!recency, "the selector switched to recency on a loop");
+        assert!(ratio > 0.7, "hit ratio {ratio:.3}");
+    }
+
+    #[test]
+    fn a_shadow_is_an_exact_lru() {
+        let mut s = Shadow::new(2);
+        assert!(!s.access(1));
+        assert!(!s.access(2));
+        assert!(s.access(1));
+        assert!(!s.access(3)); // evicts 2, the least recently used
+        assert!(!s.access(2));
+        assert!(!s.access(1)); // 1 went when 2 came back
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn sampled_hits_reach_the_selector_in_order() {
+        let mut p = Policy::new(EvictionPolicy::Lfu, 100);
+        let table = Fake {
+            hits: HashMap::new(),
+        };
+        let arc: Arc<str> = Arc::from("a");
+        let hash = table.hash(0, "a");
+        assert!(
+            p.shadow_sampled(hash),
+            "a table under 1,024 entries samples every key"
+        );
+        let node = p.insert(0, &arc, hash);
+        let ring = SampledHits::new(true);
+        ring.push(node);
+        ring.push(node);
+        p.replay_sampled_hits(&ring, &table);
+        // The insert was the LRU shadow's miss, the two replayed hits its hits.
+        assert!(p.selector.lru.touch(hash));
+        assert_eq!(p.replayed, 2);
+        p.replay_sampled_hits(&ring, &table);
+        assert_eq!(p.replayed, 2, "nothing replayed twice");
     }
 }
