@@ -569,6 +569,25 @@ impl RedisBackend {
         .await
     }
 
+    /// `SET k value [PX ms]` (idempotent: retried once after an I/O error).
+    async fn set(
+        &self,
+        operation: &'static str,
+        k: &str,
+        value: &Bytes,
+        ttl: Ttl,
+    ) -> CacheResult<()> {
+        self.call(operation, Kind::Value, true, Some(k), |mut c| async move {
+            let mut cmd = ::redis::cmd("SET");
+            cmd.arg(k).arg(&value[..]);
+            if let Some(ms) = ttl.as_millis() {
+                cmd.arg("PX").arg(ms);
+            }
+            cmd.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     /// The redacted URL this backend talks to.
     pub fn url(&self) -> &str {
         &self.inner.url
@@ -1088,22 +1107,7 @@ impl CacheBackend for RedisBackend {
         self.check_size(value.len())?;
         let ttl = self.write_ttl(ns, ttl)?;
         let k = &self.key(ns, key).await?;
-        let value = &value;
-        self.call(
-            "put",
-            Kind::Value,
-            true,
-            Some(k.as_str()),
-            |mut c| async move {
-                let mut cmd = ::redis::cmd("SET");
-                cmd.arg(k).arg(&value[..]);
-                if let Some(ms) = ttl.as_millis() {
-                    cmd.arg("PX").arg(ms);
-                }
-                cmd.query_async::<()>(&mut c).await
-            },
-        )
-        .await
+        self.set("put", k, &value, ttl).await
     }
 
     async fn delete(&self, ns: &str, key: &str) -> CacheResult<bool> {
@@ -1477,21 +1481,7 @@ impl CacheBackend for RedisBackend {
             // primary on its own (validation above stays all-or-nothing; a failure part-way
             // leaves the earlier keys written, as separate puts would).
             for (k, value, ttl) in cmds {
-                self.call(
-                    "put_many",
-                    Kind::Value,
-                    true,
-                    Some(k.as_str()),
-                    |mut c| async move {
-                        let mut cmd = ::redis::cmd("SET");
-                        cmd.arg(k).arg(&value[..]);
-                        if let Some(ms) = ttl.as_millis() {
-                            cmd.arg("PX").arg(ms);
-                        }
-                        cmd.query_async::<()>(&mut c).await
-                    },
-                )
-                .await?;
+                self.set("put_many", k, value, *ttl).await?;
             }
             return Ok(());
         }
