@@ -54,6 +54,7 @@ mod browse;
 mod connection;
 mod generations;
 pub(in crate::backend) mod keys;
+mod scan;
 pub(in crate::backend) mod stream;
 
 pub use breaker::BreakerState;
@@ -61,7 +62,7 @@ use breaker::{Breaker, LogLimiter, Permit};
 use connection::{Conn, Source};
 use generations::Generations;
 use keys::KeyLayout;
-use stream::{Stream, StreamHandler, StreamSource};
+use stream::{Stream, StreamSource};
 
 /// Backend name in errors, logs and metric labels.
 const NAME: &str = "redis";
@@ -153,8 +154,6 @@ struct Inner {
     secrets: Vec<String>,
     /// Where connections come from (`redis.mode`).
     source: Source,
-    /// Cluster mode (`SCAN` walks every primary).
-    cluster: bool,
     /// The connections; empty until first used in sentinel mode.
     pool: Vec<ArcSwapOption<Conn>>,
     next: AtomicUsize,
@@ -263,7 +262,6 @@ impl RedisBackend {
                     ),
                 },
                 secrets,
-                cluster: source.is_cluster(),
                 source,
                 pool,
                 next: AtomicUsize::new(0),
@@ -346,61 +344,6 @@ impl RedisBackend {
     /// The namespace generations this node has read.
     pub(in crate::backend) fn generations(&self) -> &Generations {
         &self.inner.generations
-    }
-
-    /// With `redis.namespace_generations`, starts the stream that tells this node when
-    /// another one cleared a namespace (the tiered backend does not call it: its L1 stream
-    /// covers the generation counters too). Stopped by [`CacheBackend::stop`].
-    ///
-    /// # Errors
-    /// [`CacheError::BackendUnavailable`] when no client can be made for the URL.
-    pub fn start_generation_stream(&self, cache: &str) -> CacheResult<()> {
-        if !self.inner.generations.enabled() || self.inner.source.standalone_client().is_none() {
-            // Cluster and sentinel: no stream, each call reads its namespace's generation.
-            return Ok(());
-        }
-        let handler = Arc::new(GenerationHandler {
-            cache: cache.to_string(),
-            keys: self.inner.keys.clone(),
-            generations: self.inner.generations.clone(),
-        });
-        let stream = Stream::start(
-            "namespace generations",
-            cache,
-            self.stream_source()?,
-            vec![self.inner.keys.generation_start()],
-            GENERATION_CHECK,
-            handler,
-        );
-        let mut slot = match self.inner.generation_stream.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *slot = Some(stream);
-        Ok(())
-    }
-
-    /// The current generation of `ns`: the cached one, else read from Redis (and cached
-    /// while a stream is live).
-    async fn generation(&self, ns: &str) -> CacheResult<u64> {
-        let generations = &self.inner.generations;
-        if let Some(g) = generations.cached(ns) {
-            return Ok(g);
-        }
-        let epoch = generations.epoch();
-        let k = &self.inner.keys.generation_key(ns);
-        let g: Option<u64> = self
-            .call(
-                "generation",
-                Kind::Value,
-                true,
-                Some(k.as_str()),
-                |mut c| async move { ::redis::cmd("GET").arg(k).query_async(&mut c).await },
-            )
-            .await?;
-        let g = g.unwrap_or(0);
-        generations.remember(ns, g, epoch);
-        Ok(g)
     }
 
     /// The Redis key of `(ns, key)` in `ns`'s current generation, and that generation.
@@ -841,84 +784,6 @@ impl RedisBackend {
         }
     }
 
-    /// `SCAN MATCH pattern` over the whole keyspace (on a cluster: of every primary, one after
-    /// the other), `UNLINK`ing (in batches) the keys `keep` accepts. Returns the number of
-    /// keys removed.
-    async fn scan_unlink(
-        &self,
-        operation: &'static str,
-        pattern: String,
-        keep: impl Fn(&[u8]) -> bool,
-    ) -> CacheResult<u64> {
-        if !self.inner.cluster {
-            return self.scan_unlink_on(operation, &pattern, &keep, None).await;
-        }
-        let mut removed = 0;
-        for node in self.primaries(operation).await? {
-            removed += self
-                .scan_unlink_on(operation, &pattern, &keep, Some(&node))
-                .await?;
-        }
-        Ok(removed)
-    }
-
-    /// The addresses of a cluster's primaries that serve slots (`CLUSTER NODES`).
-    async fn primaries(&self, operation: &'static str) -> CacheResult<Vec<(String, u16)>> {
-        let nodes: String = self
-            .call(operation, Kind::Value, true, None, |mut c| async move {
-                ::redis::cmd("CLUSTER")
-                    .arg("NODES")
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(cluster_primaries(&nodes))
-    }
-
-    /// [`RedisBackend::scan_unlink`] on one server (`node` on a cluster).
-    async fn scan_unlink_on(
-        &self,
-        operation: &'static str,
-        pattern: &str,
-        keep: &impl Fn(&[u8]) -> bool,
-        node: Option<&(String, u16)>,
-    ) -> CacheResult<u64> {
-        let batch = self.inner.scan_batch;
-        let mut cursor: u64 = 0;
-        let mut removed = 0u64;
-        let mut pending: Vec<Vec<u8>> = Vec::new();
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = self
-                .call(operation, Kind::Value, true, None, |c| async move {
-                    let mut scan = ::redis::cmd("SCAN");
-                    scan.arg(cursor)
-                        .arg("MATCH")
-                        .arg(pattern)
-                        .arg("COUNT")
-                        .arg(batch);
-                    on_node(c, scan, node).await
-                })
-                .await?;
-            pending.extend(keys.into_iter().filter(|k| keep(k)));
-            if pending.len() >= batch || (next == 0 && !pending.is_empty()) {
-                let chunk = std::mem::take(&mut pending);
-                let chunk = &chunk;
-                // On a cluster the client splits the batch per slot (a multi-key command must
-                // stay within one slot) and sends each part to its slot's primary.
-                let n: u64 = self
-                    .call(operation, Kind::Value, true, None, |mut c| async move {
-                        ::redis::cmd("UNLINK").arg(chunk).query_async(&mut c).await
-                    })
-                    .await?;
-                removed += n;
-            }
-            if next == 0 {
-                return Ok(removed);
-            }
-            cursor = next;
-        }
-    }
-
     /// `SREM` / `SISMEMBER`: a set command on one member answering 0 or 1.
     async fn member_command(
         &self,
@@ -946,50 +811,6 @@ impl RedisBackend {
         )
         .await
     }
-}
-
-/// Runs `cmd` on `node` of a cluster, or on `conn`'s server.
-async fn on_node<T: ::redis::FromRedisValue>(
-    conn: Conn,
-    cmd: ::redis::Cmd,
-    node: Option<&(String, u16)>,
-) -> Result<T, RedisError> {
-    use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-    match (conn, node) {
-        (Conn::Cluster(mut c), Some((host, port))) => {
-            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                host: host.clone(),
-                port: *port,
-            });
-            let v = c.route_command(cmd, routing).await?;
-            Ok(::redis::from_redis_value(v)?)
-        }
-        (mut c, _) => cmd.query_async(&mut c).await,
-    }
-}
-
-/// The `host:port` of every primary that serves slots, from a `CLUSTER NODES` reply
-/// (`<id> <ip:port@cport[,hostname]> <flags> <primary> <ping> <pong> <epoch> <link> <slot>…`).
-fn cluster_primaries(nodes: &str) -> Vec<(String, u16)> {
-    let mut out = Vec::new();
-    for line in nodes.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 9 {
-            continue; // no slots
-        }
-        let flags = fields[2];
-        if !flags.split(',').any(|f| f == "master") || flags.split(',').any(|f| f == "fail") {
-            continue;
-        }
-        let addr = fields[1].split(['@', ',']).next().unwrap_or_default();
-        if let Some((host, port)) = addr.rsplit_once(':')
-            && let Ok(port) = port.parse()
-        {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            out.push((host.to_string(), port));
-        }
-    }
-    out
 }
 
 /// Replaces every secret in `s` by `***`.
@@ -1419,7 +1240,7 @@ impl CacheBackend for RedisBackend {
         let idle = &idle;
         // One MGET on one connection: a set answers nil, as documented for every backend.
         // Keys of namespaces with a time to idle get a PEXPIRE in the same round trip.
-        let cluster = self.inner.cluster;
+        let cluster = self.inner.source.is_cluster();
         let values: Vec<Option<Bytes>> = self
             .call("get_many", Kind::Value, true, None, |mut c| async move {
                 // On a cluster the client splits MGET per slot; a pipeline could not span slots,
@@ -1476,7 +1297,7 @@ impl CacheBackend for RedisBackend {
             .map(|((_, _, value, ttl), (k, _))| (k, value, ttl))
             .collect();
         let cmds = &cmds;
-        if self.inner.cluster {
+        if self.inner.source.is_cluster() {
             // A transaction cannot span slots: on a cluster each SET goes to its slot's
             // primary on its own (validation above stays all-or-nothing; a failure part-way
             // leaves the earlier keys written, as separate puts would).
@@ -1608,127 +1429,9 @@ impl CacheBackend for RedisBackend {
     }
 }
 
-/// How often the generation stream checks its connection with a `PING`: a stream that died
-/// silently is noticed (and every cached generation distrusted) within this period plus
-/// `redis.command_timeout_ms`. The tiered backend's `tracking_check_ms` default, for the same
-/// reason.
-const GENERATION_CHECK: Duration = Duration::from_secs(1);
-
-/// Keeps a node's cached generations current from the generation stream's pushes.
-struct GenerationHandler {
-    cache: String,
-    keys: KeyLayout,
-    generations: Arc<Generations>,
-}
-
-#[async_trait]
-impl StreamHandler for GenerationHandler {
-    fn keys(&self, keys: &[&[u8]]) {
-        for k in keys {
-            if let Some(ns) = self.keys.parse_generation_key(k) {
-                self.generations.invalidate(&ns);
-            }
-        }
-    }
-
-    async fn established(&self) {
-        self.generations.set_live(true);
-        tracing::info!(cache = %self.cache, backend = NAME, "namespace generation stream live: generations cached");
-    }
-
-    async fn lost(&self, why: &'static str) {
-        self.generations.set_live(false);
-        tracing::warn!(cache = %self.cache, backend = NAME, reason = why, "namespace generation stream lost: every call reads its namespace's generation until it is back");
-    }
-
-    async fn server_flush(&self) {
-        self.generations.invalidate_all();
-    }
-}
-
-impl RedisBackend {
-    /// `clear()` of `ns` with generations: one `INCR` of its counter, then its older
-    /// generations unlinked in the background. Returns 0: the entries are unreachable at
-    /// once, but how many there were is known only when the background unlink is done (it
-    /// logs and counts them).
-    async fn next_generation(&self, ns: &str) -> CacheResult<u64> {
-        let generations = &self.inner.generations;
-        let k = &self.inner.keys.generation_key(ns);
-        let epoch = generations.epoch();
-        let generation: u64 = self
-            .call(
-                "clear",
-                Kind::Value,
-                false,
-                Some(k.as_str()),
-                |mut c| async move { ::redis::cmd("INCR").arg(k).query_async(&mut c).await },
-            )
-            .await?;
-        // This node reads the new generation at once, whatever its stream says and when.
-        generations.invalidate(ns);
-        generations.remember(ns, generation, epoch.wrapping_add(1));
-        let this = self.clone();
-        let ns = ns.to_string();
-        tokio::spawn(async move { this.unlink_older_generations(&ns, generation).await });
-        Ok(0)
-    }
-
-    /// Unlinks every key of `ns` in a generation below `current`, in `scan_batch_size`
-    /// batches (one `SCAN` step and at most one `UNLINK` per round trip, as `clear()`).
-    /// Older generations an earlier cleanup left (its node stopped) go too.
-    async fn unlink_older_generations(&self, ns: &str, current: u64) {
-        let keys = &self.inner.keys;
-        let started = std::time::Instant::now();
-        let result = self
-            .scan_unlink("clear", keys.namespace_family_pattern(ns), |k| {
-                keys.parse_at(k)
-                    .is_some_and(|(n, g, _)| g < current && n == ns)
-            })
-            .await;
-        match result {
-            Ok(n) => {
-                metrics::counter!("deeper_cache_generation_keys_unlinked_total", "backend" => NAME)
-                    .increment(n);
-                tracing::info!(
-                    backend = NAME,
-                    unlinked = n,
-                    generation = current,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "old namespace generations unlinked"
-                );
-            }
-            Err(e) => {
-                tracing::warn!(backend = NAME, generation = current, error = %e, "unlinking old namespace generations stopped; the next clear() of the namespace resumes it");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cluster_nodes_reply_gives_the_serving_primaries() {
-        let reply = "\
-07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
-67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
-292f 127.0.0.1:30003@40003,host-3 master - 0 1426238318243 3 connected 10923-16383
-6ec2 127.0.0.1:30005@40005 master,fail - 1426238316232 1426238316232 5 connected 0-5460
-e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
-aaaa [::1]:30007@40007 master - 0 0 7 connected
-bbbb [::1]:30006@40006 master - 0 0 6 connected 1-2
-";
-        assert_eq!(
-            cluster_primaries(reply),
-            vec![
-                ("127.0.0.1".to_string(), 30002),
-                ("127.0.0.1".to_string(), 30003),
-                ("127.0.0.1".to_string(), 30001),
-                ("::1".to_string(), 30006),
-            ]
-        );
-    }
 
     #[test]
     fn pttl_mapping() {

@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::{Kind, RedisBackend, on_node, ttl_from_pttl};
+use super::scan::on_node;
+use super::{Kind, RedisBackend, ttl_from_pttl};
 use crate::backend::browse::{
     EntryInfo, EntryKind, KeyPage, NamespaceKeys, NamespaceList, bad_cursor, hex, preview,
     set_preview, unhex,
@@ -109,7 +110,7 @@ impl RedisBackend {
     /// The servers a walk visits: every primary of a cluster (sorted by address, so page
     /// after page sees the same order), or the one server.
     async fn walk_nodes(&self, operation: &'static str) -> CacheResult<Vec<Option<(String, u16)>>> {
-        if !self.inner.cluster {
+        if !self.inner.source.is_cluster() {
             return Ok(vec![None]);
         }
         let mut nodes = self.primaries(operation).await?;
@@ -127,7 +128,7 @@ impl RedisBackend {
     ) -> CacheResult<KeyPage> {
         let nodes = self.walk_nodes("list_keys").await?;
         let (mut node, cursor) = match cursor {
-            Some(c) if self.inner.cluster => {
+            Some(c) if self.inner.source.is_cluster() => {
                 let foreign = || bad_cursor("not a cursor of this redis cluster");
                 let (n, rest) = c
                     .strip_prefix('n')
@@ -141,7 +142,7 @@ impl RedisBackend {
             }
             c => (0, c),
         };
-        let cluster = self.inner.cluster;
+        let cluster = self.inner.source.is_cluster();
         let wrap = |node: usize, c: String| {
             if cluster { format!("n{node}.{c}") } else { c }
         };

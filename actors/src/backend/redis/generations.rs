@@ -16,10 +16,23 @@
 //!
 //! A read that raced an increment cannot store the old value: each invalidation bumps an
 //! epoch, and a value read from Redis is kept only if the epoch did not move meanwhile.
+//!
+//! The backend's side lives here too: reading a namespace's generation
+//! (`RedisBackend::generation`), the `INCR` and background unlink of `clear()`
+//! (`RedisBackend::next_generation`), and the generation stream's handler.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
 use dashmap::DashMap;
+
+use super::keys::KeyLayout;
+use super::stream::{Stream, StreamHandler};
+use super::{Kind, NAME, RedisBackend};
+use crate::error::CacheResult;
 
 /// The generations this node has read, trusted while the stream is live.
 #[derive(Debug, Default)]
@@ -97,6 +110,159 @@ impl Generations {
         self.invalidate_all();
         if live {
             self.live.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl RedisBackend {
+    /// With `redis.namespace_generations`, starts the stream that tells this node when
+    /// another one cleared a namespace (the tiered backend does not call it: its L1 stream
+    /// covers the generation counters too). Stopped by [`CacheBackend::stop`].
+    ///
+    /// # Errors
+    /// [`CacheError::BackendUnavailable`] when no client can be made for the URL.
+    pub fn start_generation_stream(&self, cache: &str) -> CacheResult<()> {
+        if !self.inner.generations.enabled() || self.inner.source.standalone_client().is_none() {
+            // Cluster and sentinel: no stream, each call reads its namespace's generation.
+            return Ok(());
+        }
+        let handler = Arc::new(GenerationHandler {
+            cache: cache.to_string(),
+            keys: self.inner.keys.clone(),
+            generations: self.inner.generations.clone(),
+        });
+        let stream = Stream::start(
+            "namespace generations",
+            cache,
+            self.stream_source()?,
+            vec![self.inner.keys.generation_start()],
+            GENERATION_CHECK,
+            handler,
+        );
+        let mut slot = match self.inner.generation_stream.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Some(stream);
+        Ok(())
+    }
+
+    /// The current generation of `ns`: the cached one, else read from Redis (and cached
+    /// while a stream is live).
+    pub(super) async fn generation(&self, ns: &str) -> CacheResult<u64> {
+        let generations = &self.inner.generations;
+        if let Some(g) = generations.cached(ns) {
+            return Ok(g);
+        }
+        let epoch = generations.epoch();
+        let k = &self.inner.keys.generation_key(ns);
+        let g: Option<u64> = self
+            .call(
+                "generation",
+                Kind::Value,
+                true,
+                Some(k.as_str()),
+                |mut c| async move { ::redis::cmd("GET").arg(k).query_async(&mut c).await },
+            )
+            .await?;
+        let g = g.unwrap_or(0);
+        generations.remember(ns, g, epoch);
+        Ok(g)
+    }
+}
+
+/// How often the generation stream checks its connection with a `PING`: a stream that died
+/// silently is noticed (and every cached generation distrusted) within this period plus
+/// `redis.command_timeout_ms`. The tiered backend's `tracking_check_ms` default, for the same
+/// reason.
+const GENERATION_CHECK: Duration = Duration::from_secs(1);
+
+/// Keeps a node's cached generations current from the generation stream's pushes.
+struct GenerationHandler {
+    cache: String,
+    keys: KeyLayout,
+    generations: Arc<Generations>,
+}
+
+#[async_trait]
+impl StreamHandler for GenerationHandler {
+    fn keys(&self, keys: &[&[u8]]) {
+        for k in keys {
+            if let Some(ns) = self.keys.parse_generation_key(k) {
+                self.generations.invalidate(&ns);
+            }
+        }
+    }
+
+    async fn established(&self) {
+        self.generations.set_live(true);
+        tracing::info!(cache = %self.cache, backend = NAME, "namespace generation stream live: generations cached");
+    }
+
+    async fn lost(&self, why: &'static str) {
+        self.generations.set_live(false);
+        tracing::warn!(cache = %self.cache, backend = NAME, reason = why, "namespace generation stream lost: every call reads its namespace's generation until it is back");
+    }
+
+    async fn server_flush(&self) {
+        self.generations.invalidate_all();
+    }
+}
+
+impl RedisBackend {
+    /// `clear()` of `ns` with generations: one `INCR` of its counter, then its older
+    /// generations unlinked in the background. Returns 0: the entries are unreachable at
+    /// once, but how many there were is known only when the background unlink is done (it
+    /// logs and counts them).
+    pub(super) async fn next_generation(&self, ns: &str) -> CacheResult<u64> {
+        let generations = &self.inner.generations;
+        let k = &self.inner.keys.generation_key(ns);
+        let epoch = generations.epoch();
+        let generation: u64 = self
+            .call(
+                "clear",
+                Kind::Value,
+                false,
+                Some(k.as_str()),
+                |mut c| async move { ::redis::cmd("INCR").arg(k).query_async(&mut c).await },
+            )
+            .await?;
+        // This node reads the new generation at once, whatever its stream says and when.
+        generations.invalidate(ns);
+        generations.remember(ns, generation, epoch.wrapping_add(1));
+        let this = self.clone();
+        let ns = ns.to_string();
+        tokio::spawn(async move { this.unlink_older_generations(&ns, generation).await });
+        Ok(0)
+    }
+
+    /// Unlinks every key of `ns` in a generation below `current`, in `scan_batch_size`
+    /// batches (one `SCAN` step and at most one `UNLINK` per round trip, as `clear()`).
+    /// Older generations an earlier cleanup left (its node stopped) go too.
+    async fn unlink_older_generations(&self, ns: &str, current: u64) {
+        let keys = &self.inner.keys;
+        let started = std::time::Instant::now();
+        let result = self
+            .scan_unlink("clear", keys.namespace_family_pattern(ns), |k| {
+                keys.parse_at(k)
+                    .is_some_and(|(n, g, _)| g < current && n == ns)
+            })
+            .await;
+        match result {
+            Ok(n) => {
+                metrics::counter!("deeper_cache_generation_keys_unlinked_total", "backend" => NAME)
+                    .increment(n);
+                tracing::info!(
+                    backend = NAME,
+                    unlinked = n,
+                    generation = current,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "old namespace generations unlinked"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(backend = NAME, generation = current, error = %e, "unlinking old namespace generations stopped; the next clear() of the namespace resumes it");
+            }
         }
     }
 }
