@@ -117,10 +117,12 @@ impl Generations {
 impl RedisBackend {
     /// With `redis.namespace_generations`, starts the stream that tells this node when
     /// another one cleared a namespace (the tiered backend does not call it: its L1 stream
-    /// covers the generation counters too). Stopped by [`CacheBackend::stop`].
+    /// covers the generation counters too). Stopped by
+    /// [`CacheBackend::stop`](crate::backend::CacheBackend::stop).
     ///
     /// # Errors
-    /// [`CacheError::BackendUnavailable`] when no client can be made for the URL.
+    /// [`CacheError::BackendUnavailable`](crate::error::CacheError::BackendUnavailable) when no
+    /// client can be made for the URL.
     pub fn start_generation_stream(&self, cache: &str) -> CacheResult<()> {
         if !self.inner.generations.enabled() || self.inner.source.standalone_client().is_none() {
             // Cluster and sentinel: no stream, each call reads its namespace's generation.
